@@ -173,7 +173,7 @@ def build_kubernetes(b: Build) -> None:
     staging = "v0." + versions.KUBERNETES.split(".", 1)[1]
     pkgs = [f"k8s.io/kubernetes/cmd/{c}" for c in K8S_CMDS]
     write_wrapper(b, main="k8s.io/kubernetes", version=v, local_version=lambda _m: staging, imports=pkgs)
-    built = module_info("k8s.io/kubernetes", v).get("Time", "1970-01-01T00:00:00Z")
+    built = json.loads(Path(module_info("k8s.io/kubernetes", v)["Info"]).read_text())["Time"]
     minor = versions.KUBERNETES.split(".")[1]
     ld = []
     for p in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):

@@ -1,0 +1,275 @@
+"""MySQL replication: one primary (the first ordinal) and read-only replicas, GTID-based.
+
+``server-id`` = 100 + ordinal; a new replica clones an existing member before it replicates; root and
+replication passwords come from secret config into a Secret. Services: the headless ``mysql`` (stable
+pod DNS, the primary is ``mysql-0.mysql``), ``mysql-read`` over every ready member and, optionally,
+``mysql-primary`` over the primary alone. The ``flavor`` decides binaries and SQL (see mysql_scripts).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from apps.common import (
+    app_outputs,
+    budget_or,
+    check_namespace,
+    config_map_volume,
+    container,
+    empty_dir,
+    secret_env,
+)
+from apps.config import FLATTEN
+from apps.mysql_scripts import (
+    BACKUP_PORT,
+    CONF_DIR,
+    DATA_MOUNT,
+    MYSQL_PORT,
+    READY_FILE,
+    RUN_DIR,
+    SCRIPTS_DIR,
+    MySQLFlavor,
+    script_files,
+    server_binary,
+)
+from infra import specs
+from infra.errors import InvalidFieldError
+from infra.quantity import parse_quantity
+from infra.statefulservice import (
+    ClientService,
+    ConfigFiles,
+    SecretData,
+    ServicePort,
+    StatefulService,
+    StatefulServiceArgs,
+)
+from infra.workload import (
+    AntiAffinity,
+    AntiAffinityType,
+    DisruptionBudget,
+    PodSecurity,
+    Probes,
+    ProbeTiming,
+    Resources,
+    Storage,
+    WorkloadSpec,
+)
+
+APP = "mysql"
+STATEFULSET = "mysql"
+HEADLESS_SERVICE = "mysql"
+READ_SERVICE = "mysql-read"
+PRIMARY_SERVICE = "mysql-primary"
+CONFIG_MAP = "mysql-config"
+SECRET = "mysql-credentials"
+ROOT_PASSWORD_KEY = "root-password"
+REPLICATION_PASSWORD_KEY = "replication-password"
+DEFAULT_IMAGE = "mysql:8.4.3"
+SIDECAR_RESOURCES = Resources(requests={"cpu": "50m", "memory": "64Mi"}, limits={"memory": "256Mi"})
+_BUFFER_POOL = re.compile(r"^[1-9][0-9]*[KMG]?$")
+_BUFFER_POOL_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+
+DEFAULT_WORKLOAD = WorkloadSpec(
+    image=DEFAULT_IMAGE,
+    replicas=3,
+    storage=Storage(size="10Gi"),
+    resources=Resources(requests={"cpu": "500m", "memory": "1Gi"}, limits={"memory": "2Gi"}),
+    security_context=PodSecurity(run_as_user=999, run_as_group=999, fs_group=999),
+    pod_anti_affinity=AntiAffinity(type=AntiAffinityType.PREFERRED),
+    termination_grace_period_seconds=60,
+    probes=Probes(
+        readiness=ProbeTiming(period_seconds=5, timeout_seconds=3),
+        liveness=ProbeTiming(period_seconds=10, timeout_seconds=5),
+        startup=ProbeTiming(period_seconds=5, timeout_seconds=5, failure_threshold=120),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class MySQLCredentials:
+    """Passwords read from secret config; they reach the cluster only inside the Secret."""
+
+    root_password: pulumi.Output[str]
+    replication_password: pulumi.Output[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MySQLSettings:
+    """``stateful:mysql``: flavor and server tuning plus every StatefulSet setting at the same level."""
+
+    enabled: bool = True
+    namespace: str = "mysql"
+    create_namespace: bool = True
+    flavor: MySQLFlavor = MySQLFlavor.MYSQL
+    net_write_timeout: int = 10
+    innodb_buffer_pool_size: str = "256M"
+    primary_service: bool = True
+    workload: WorkloadSpec = field(default=DEFAULT_WORKLOAD, metadata={FLATTEN: True})
+
+    def __post_init__(self) -> None:
+        """Check the namespace, the image against the flavor, the timeout and the buffer pool size."""
+        check_namespace(self.namespace)
+        if self.flavor is MySQLFlavor.MARIADB and self.workload.image == DEFAULT_IMAGE:
+            raise InvalidFieldError("image", f"must name a MariaDB image when flavor is mariadb, got {DEFAULT_IMAGE!r}")
+        if not 1 <= self.net_write_timeout <= 3600:
+            raise InvalidFieldError(
+                "net_write_timeout", f"must be between 1 and 3600 seconds, got {self.net_write_timeout}"
+            )
+        self._check_buffer_pool()
+
+    def _check_buffer_pool(self) -> None:
+        size = self.innodb_buffer_pool_size
+        if not _BUFFER_POOL.match(size):
+            raise InvalidFieldError("innodb_buffer_pool_size", f"must be a size like 256M or 2G, got {size!r}")
+        resources = self.workload.resources
+        memory = resources.limits.get("memory") or resources.requests.get("memory")
+        unit = size[-1] if size[-1] in _BUFFER_POOL_UNITS else ""
+        size_bytes = int(size.rstrip("KMG")) * _BUFFER_POOL_UNITS[unit]
+        if memory is not None and size_bytes >= parse_quantity(memory):
+            raise InvalidFieldError(
+                "innodb_buffer_pool_size", f"must be below the container memory ({memory}), got {size!r}"
+            )
+
+    @property
+    def primary_ordinal(self) -> int:
+        """The primary is the first ordinal."""
+        return self.workload.ordinals.start
+
+
+def service_args(
+    settings: MySQLSettings,
+    credentials: MySQLCredentials,
+    namespace: pulumi.Input[str],
+    namespace_name: str,
+    cluster_domain: str,
+) -> StatefulServiceArgs:
+    """The StatefulService arguments for the MySQL members."""
+    workload = settings.workload
+    flavor = settings.flavor
+    probes = workload.probes
+    peer_domain = f"{HEADLESS_SERVICE}.{namespace_name}.svc.{cluster_domain}"
+    primary_host = f"{STATEFULSET}-{settings.primary_ordinal}.{peer_domain}"
+    files = script_files(
+        flavor,
+        statefulset=STATEFULSET,
+        peer_domain=peer_domain,
+        primary_ordinal=settings.primary_ordinal,
+        primary_host=primary_host,
+        net_write_timeout=settings.net_write_timeout,
+        innodb_buffer_pool_size=settings.innodb_buffer_pool_size,
+    )
+    root = secret_env("MYSQL_ROOT_PASSWORD", SECRET, ROOT_PASSWORD_KEY)
+    replication = secret_env("MYSQL_REPLICATION_PASSWORD", SECRET, REPLICATION_PASSWORD_KEY)
+    state = {"data": DATA_MOUNT, "conf": CONF_DIR, "run": RUN_DIR}
+    scripts = {"scripts": SCRIPTS_DIR}
+    probe = ["bash", f"{SCRIPTS_DIR}/probe.sh"]
+    sidecar_ports = {"backup": BACKUP_PORT} if flavor is MySQLFlavor.MARIADB else None
+    client_services = [ClientService(name=READ_SERVICE, ports=(ServicePort(name="mysql", port=MYSQL_PORT),))]
+    if settings.primary_service:
+        client_services.append(
+            ClientService(
+                name=PRIMARY_SERVICE,
+                ports=(ServicePort(name="mysql", port=MYSQL_PORT),),
+                pod_ordinal=settings.primary_ordinal,
+            )
+        )
+    return StatefulServiceArgs(
+        namespace=namespace,
+        app=APP,
+        statefulset_name=STATEFULSET,
+        headless_service_name=HEADLESS_SERVICE,
+        headless_ports=(ServicePort(name="mysql", port=MYSQL_PORT),),
+        client_services=tuple(client_services),
+        workload=workload,
+        volume_claim_name="data",
+        init_containers=(
+            container(
+                workload,
+                name="init-config",
+                command=["bash", f"{SCRIPTS_DIR}/init-config.sh"],
+                mounts={"conf": CONF_DIR},
+                read_only_mounts=scripts,
+                env=[root],
+            ),
+            container(
+                workload,
+                name="init-data",
+                command=["bash", f"{SCRIPTS_DIR}/init-data.sh"],
+                mounts=state,
+                read_only_mounts=scripts,
+                env=[root, replication],
+            ),
+        ),
+        containers=(
+            container(
+                workload,
+                name="mysql",
+                command=[server_binary(flavor), f"--defaults-file={CONF_DIR}/my.cnf"],
+                mounts=state,
+                read_only_mounts=scripts,
+                ports={"mysql": MYSQL_PORT},
+                readiness=specs.exec_probe([*probe, "ready"], probes.readiness),
+                liveness=specs.exec_probe([*probe, "alive"], probes.liveness),
+                startup=specs.exec_probe([*probe, "alive"], probes.startup),
+            ),
+            container(
+                workload,
+                name="replication",
+                command=["bash", f"{SCRIPTS_DIR}/replication.sh"],
+                mounts=state,
+                read_only_mounts=scripts,
+                env=[replication],
+                ports=sidecar_ports,
+                readiness=specs.exec_probe(["test", "-f", READY_FILE], probes.readiness),
+                resources=SIDECAR_RESOURCES,
+            ),
+        ),
+        volumes=(
+            config_map_volume("scripts", CONFIG_MAP),
+            empty_dir("conf", in_memory=True),
+            empty_dir("run"),
+            empty_dir("tmp"),
+        ),
+        config_files=ConfigFiles(name=CONFIG_MAP, data=files),
+        secret=SecretData(
+            name=SECRET,
+            data={
+                ROOT_PASSWORD_KEY: credentials.root_password,
+                REPLICATION_PASSWORD_KEY: credentials.replication_password,
+            },
+        ),
+        disruption_budget=budget_or(workload, DisruptionBudget(max_unavailable=1)),
+    )
+
+
+def deploy(
+    settings: MySQLSettings,
+    credentials: MySQLCredentials,
+    namespace: pulumi.Input[str],
+    cluster_domain: str,
+    opts: pulumi.ResourceOptions,
+) -> dict[str, Any]:
+    """Create the MySQL members and return their stack output."""
+    args = service_args(settings, credentials, namespace, settings.namespace, cluster_domain)
+    StatefulService(APP, args, opts)
+    ports = {"mysql": MYSQL_PORT}
+    if settings.flavor is MySQLFlavor.MARIADB:
+        ports["backup"] = BACKUP_PORT
+    outputs = app_outputs(args, settings.namespace, cluster_domain, ports)
+    outputs.update(
+        {
+            "flavor": str(settings.flavor),
+            "primary_dns": outputs["pod_dns"][0],
+            "read_service": READ_SERVICE,
+            "secret": {
+                "name": SECRET,
+                "root_password_key": ROOT_PASSWORD_KEY,
+                "replication_password_key": REPLICATION_PASSWORD_KEY,
+            },
+        }
+    )
+    return outputs

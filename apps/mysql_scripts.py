@@ -1,0 +1,521 @@
+"""The MySQL pods' scripts and option files, rendered per flavor (MariaDB or MySQL 8.4).
+
+Images provide binaries only; everything a pod runs is here, mounted from a ConfigMap:
+
+* ``init-config.sh`` (init): the server's option file for this pod's role, server-id = 100 + ordinal,
+  and root's client option file on a memory-backed volume;
+* ``init-data.sh`` (init, once per volume): the primary initializes an empty data directory and
+  creates the accounts; a replica clones the previous pod (MariaDB: ``mariadb-backup`` streamed over
+  socat from the peer's sidecar port; MySQL: the clone plugin's ``CLONE INSTANCE FROM``);
+* ``replication.sh`` (sidecar): points a replica at the primary by GTID (idempotent, so it runs on
+  every start), then serves backups to new replicas (MariaDB) or idles (MySQL);
+* ``probe.sh``: readiness runs a query, liveness only asks whether the server answers.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class MySQLFlavor(StrEnum):
+    """Which server the image carries; it decides the binaries and the replication SQL."""
+
+    MARIADB = "mariadb"
+    MYSQL = "mysql"
+
+
+MYSQL_PORT = 3306
+BACKUP_PORT = 3307
+SERVER_ID_OFFSET = 100
+DATA_MOUNT = "/var/lib/mysql"
+CONF_DIR = "/etc/mysql-stateful"
+SCRIPTS_DIR = "/scripts"
+RUN_DIR = "/run/mysqld"
+READY_FILE = "/tmp/replication-ready"
+_PLACEHOLDER = re.compile(r"@[A-Z_]+@")
+
+_BINARIES = {
+    MySQLFlavor.MARIADB: {"@SERVER@": "mariadbd", "@CLIENT@": "mariadb", "@ADMIN@": "mariadb-admin"},
+    MySQLFlavor.MYSQL: {"@SERVER@": "mysqld", "@CLIENT@": "mysql", "@ADMIN@": "mysqladmin"},
+}
+
+
+def server_binary(flavor: MySQLFlavor) -> str:
+    """The server executable of ``flavor``."""
+    return _BINARIES[flavor]["@SERVER@"]
+
+
+def _render(template: str, flavor: MySQLFlavor, values: dict[str, str] | None = None) -> str:
+    text = template
+    for token, value in {**_BINARIES[flavor], **(values or {})}.items():
+        text = text.replace(token, value)
+    leftover = _PLACEHOLDER.findall(text)
+    if leftover:
+        raise ValueError(f"unrendered placeholders: {leftover}")
+    return text
+
+
+# --- option files -------------------------------------------------------------------------------
+
+_SERVER_CNF_COMMON = """\
+# Server options shared by every member; init-config.sh appends the role's file and the server-id.
+[mysqld]
+datadir = @DATA_MOUNT@/data
+socket = @RUN_DIR@/mysqld.sock
+pid-file = @RUN_DIR@/mysqld.pid
+tmpdir = /tmp
+port = @MYSQL_PORT@
+skip-name-resolve
+character-set-server = utf8mb4
+innodb-buffer-pool-size = @BUFFER_POOL@
+"""
+
+_SERVER_CNF_FLAVOR = {
+    MySQLFlavor.MARIADB: """\
+bind-address = 0.0.0.0
+log-bin = mysql-bin
+relay-log = mysql-relay-bin
+binlog-format = ROW
+log-slave-updates = ON
+gtid-strict-mode = ON
+""",
+    MySQLFlavor.MYSQL: """\
+bind-address = *
+mysqlx = OFF
+secure-file-priv = NULL
+log-bin = mysql-bin
+relay-log = mysql-relay-bin
+gtid-mode = ON
+enforce-gtid-consistency = ON
+plugin-load-add = mysql_clone.so
+""",
+}
+
+
+def server_cnf(flavor: MySQLFlavor, innodb_buffer_pool_size: str) -> str:
+    """Options every member shares: paths, networking, GTID binary logging, and for MySQL the clone plugin."""
+    values = {
+        "@DATA_MOUNT@": DATA_MOUNT,
+        "@RUN_DIR@": RUN_DIR,
+        "@MYSQL_PORT@": str(MYSQL_PORT),
+        "@BUFFER_POOL@": innodb_buffer_pool_size,
+    }
+    return _render(_SERVER_CNF_COMMON + _SERVER_CNF_FLAVOR[flavor], flavor, values)
+
+
+def primary_cnf(net_write_timeout: int) -> str:
+    """Options of the primary."""
+    return f"""\
+# The primary. A replica killed without a goodbye leaves its binlog dump thread blocked in a write until
+# net_write_timeout expires (60 s by default); keep it short so that the replacement can attach at once.
+[mysqld]
+net-write-timeout = {net_write_timeout}
+"""
+
+
+def replica_cnf(flavor: MySQLFlavor) -> str:
+    """Options of a replica: read-only (MySQL also super_read_only, which binds root too)."""
+    extra = "super-read-only = ON\n" if flavor is MySQLFlavor.MYSQL else ""
+    header = "# A replica: clients cannot write; only the replication threads change data.\n"
+    return f"{header}[mysqld]\nread-only = ON\n{extra}"
+
+
+# --- shared shell library -----------------------------------------------------------------------
+
+_LIB = """\
+# Shared by the scripts of the MySQL pods: who this pod is, where its peers are, and client helpers.
+set -euo pipefail
+
+DATADIR=@DATA_MOUNT@/data
+MARKER=@DATA_MOUNT@/.stateful-initialized
+CONF=@CONF_DIR@
+SOCKET=@RUN_DIR@/mysqld.sock
+BOOT_SOCKET=/tmp/bootstrap.sock
+STATEFULSET=@STATEFULSET@
+PEER_DOMAIN=@PEER_DOMAIN@
+PRIMARY_ORDINAL=@PRIMARY_ORDINAL@
+PRIMARY_HOST=@PRIMARY_HOST@
+SERVER_ID_OFFSET=@SERVER_ID_OFFSET@
+MYSQL_PORT=@MYSQL_PORT@
+BACKUP_PORT=@BACKUP_PORT@
+READY_FILE=@READY_FILE@
+
+read -r HOST < /proc/sys/kernel/hostname
+ORDINAL="${HOST##*-}"
+case "$ORDINAL" in
+  ''|*[!0-9]*) echo "cannot read an ordinal from the hostname $HOST" >&2; exit 1 ;;
+esac
+
+is_primary() { [ "$ORDINAL" -eq "$PRIMARY_ORDINAL" ]; }
+peer_host() { echo "$STATEFULSET-$1.$PEER_DOMAIN"; }
+
+# Quote $1 as an SQL string literal.
+sql_string() {
+  local value=$1 quote="'" backslash='\\'
+  value=${value//"$backslash"/"$backslash$backslash"}
+  value=${value//"$quote"/"$quote$quote"}
+  printf "'%s'" "$value"
+}
+
+# Quote $1 as an option-file value.
+option_value() {
+  local value=$1 dquote='"' backslash='\\'
+  value=${value//"$backslash"/"$backslash$backslash"}
+  value=${value//"$dquote"/"$backslash$dquote"}
+  printf '"%s"' "$value"
+}
+
+# Connect to the running server as root through its socket.
+client() { @CLIENT@ --defaults-extra-file="$CONF/client.cnf" "$@"; }
+admin() { @ADMIN@ --defaults-extra-file="$CONF/client.cnf" "$@"; }
+"""
+
+
+def lib_sh(flavor: MySQLFlavor, *, statefulset: str, peer_domain: str, primary_ordinal: int, primary_host: str) -> str:
+    """Shell definitions every script sources."""
+    values = {
+        "@DATA_MOUNT@": DATA_MOUNT,
+        "@CONF_DIR@": CONF_DIR,
+        "@RUN_DIR@": RUN_DIR,
+        "@STATEFULSET@": statefulset,
+        "@PEER_DOMAIN@": peer_domain,
+        "@PRIMARY_ORDINAL@": str(primary_ordinal),
+        "@PRIMARY_HOST@": primary_host,
+        "@SERVER_ID_OFFSET@": str(SERVER_ID_OFFSET),
+        "@MYSQL_PORT@": str(MYSQL_PORT),
+        "@BACKUP_PORT@": str(BACKUP_PORT),
+        "@READY_FILE@": READY_FILE,
+    }
+    return _render(_LIB, flavor, values)
+
+
+# --- init-config.sh -----------------------------------------------------------------------------
+
+_INIT_CONFIG = """\
+#!/bin/bash
+# Write this pod's option files: the server's (role from the ordinal, server-id = offset + ordinal)
+# and root's client file (on a memory-backed volume, readable by this user only).
+source @SCRIPTS_DIR@/lib.sh
+role=replica
+if is_primary; then role=primary; fi
+server_id=$((SERVER_ID_OFFSET + ORDINAL))
+{
+  cat @SCRIPTS_DIR@/server.cnf "@SCRIPTS_DIR@/$role.cnf"
+  echo "server-id = $server_id"
+} > "$CONF/my.cnf"
+umask 077
+{
+  for group in @CLIENT_GROUPS@; do
+    echo "[$group]"
+    echo "user = root"
+    echo "password = $(option_value "$MYSQL_ROOT_PASSWORD")"
+    echo "socket = $SOCKET"
+  done
+} > "$CONF/client.cnf"
+printf '!include %s\\n!include %s\\n' "$CONF/my.cnf" "$CONF/client.cnf" > "$CONF/backup.cnf"
+echo "$HOST is a $role with server-id $server_id"
+"""
+
+_CLIENT_GROUPS = {MySQLFlavor.MARIADB: "client mariabackup mariadb-backup", MySQLFlavor.MYSQL: "client"}
+
+
+def init_config_sh(flavor: MySQLFlavor) -> str:
+    """Init container 1: option files for this pod."""
+    return _render(_INIT_CONFIG, flavor, {"@SCRIPTS_DIR@": SCRIPTS_DIR, "@CLIENT_GROUPS@": _CLIENT_GROUPS[flavor]})
+
+
+# --- init-data.sh -------------------------------------------------------------------------------
+
+_INIT_DATA = """\
+#!/bin/bash
+# Give this pod a data directory once: the primary initializes an empty one and creates the accounts;
+# a replica clones the previous pod's data. A finished directory is marked and never touched again;
+# an unfinished one (no marker) is wiped and redone.
+source @SCRIPTS_DIR@/lib.sh
+
+if [ -e "$MARKER" ]; then
+  echo "the data directory is already initialized"
+  exit 0
+fi
+rm -rf "$DATADIR"
+mkdir -p "$DATADIR"
+
+bootstrap_client() { @CLIENT@ --no-defaults --socket="$BOOT_SOCKET" --user=root "$@"; }
+
+# A temporary server on this pod's loopback interface only, for the one-time setup.
+start_bootstrap_server() {
+  @SERVER@ --defaults-file="$CONF/my.cnf" --bind-address=127.0.0.1 --socket="$BOOT_SOCKET" \\
+    --pid-file=/tmp/bootstrap.pid @BOOTSTRAP_FLAGS@ &
+  BOOT_PID=$!
+  local deadline=$((SECONDS + 300))
+  until bootstrap_client -e 'SELECT 1' > /dev/null 2>&1; do
+    if ! kill -0 "$BOOT_PID" 2> /dev/null; then echo "the bootstrap server exited" >&2; return 1; fi
+    if [ "$SECONDS" -ge "$deadline" ]; then echo "the bootstrap server did not start" >&2; return 1; fi
+    sleep 1
+  done
+}
+
+stop_bootstrap_server_after_failure() {
+  kill "$BOOT_PID" 2> /dev/null || true
+  wait "$BOOT_PID" || true
+  return 1
+}
+
+# Keep root@localhost, drop every other account the installer made, create root@% and the
+# replication account, then stop. Not binary-logged: replicas get the accounts with the cloned data.
+create_accounts() {
+  local accounts account
+  accounts=$(bootstrap_client --batch --skip-column-names -e "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host))
+    FROM mysql.user WHERE NOT (User = 'root' AND Host = 'localhost')
+    AND User NOT IN ('mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema')")
+  {
+    echo "SET sql_log_bin = 0;"
+    for account in $accounts; do echo "DROP USER $account;"; done
+    echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
+    echo "CREATE USER 'root'@'%' IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
+    echo "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+@REMOTE_ROOT_LIMITS@
+    echo "CREATE USER 'repl'@'%' IDENTIFIED BY $(sql_string "$MYSQL_REPLICATION_PASSWORD");"
+    echo "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';"
+    echo "SHUTDOWN;"
+  } | bootstrap_client || stop_bootstrap_server_after_failure
+  wait "$BOOT_PID"
+}
+
+initialize_primary() {
+  echo "initializing an empty data directory for the primary"
+  @INITIALIZE@
+  start_bootstrap_server
+  create_accounts
+}
+
+@CLONE@
+
+if is_primary; then
+  initialize_primary
+else
+  clone_from "$(peer_host $((ORDINAL - 1)))"
+fi
+touch "$MARKER"
+echo "the data directory is ready"
+"""
+
+_INITIALIZE = {
+    MySQLFlavor.MARIADB: 'mariadb-install-db --defaults-file="$CONF/my.cnf" --auth-root-authentication-method=normal '
+    "--skip-test-db --skip-name-resolve",
+    MySQLFlavor.MYSQL: 'mysqld --defaults-file="$CONF/my.cnf" --initialize-insecure '
+    "--read-only=OFF --super-read-only=OFF",
+}
+
+_BOOTSTRAP_FLAGS = {
+    MySQLFlavor.MARIADB: "--skip-slave-start",
+    MySQLFlavor.MYSQL: "--skip-replica-start --read-only=OFF --super-read-only=OFF",
+}
+
+# MariaDB's read_only does not bind accounts holding READ_ONLY ADMIN (part of ALL): take it from the
+# remote root so that replicas refuse its writes; root@localhost keeps it for the sidecar.
+_REMOTE_ROOT_LIMITS = {
+    MySQLFlavor.MARIADB: "    echo \"REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'%';\"",
+    MySQLFlavor.MYSQL: "    : # super_read_only binds every account on MySQL",
+}
+
+_CLONE = {
+    MySQLFlavor.MARIADB: """\
+# Stream a hot backup from the donor's sidecar, unpack it and make it consistent. The backup's
+# binlog-info file (GTID position) tells replication.sh where to start.
+clone_from() {
+  local donor=$1
+  echo "cloning the data of $donor"
+  socat -u "TCP:$donor:$BACKUP_PORT,connect-timeout=30" STDOUT | mbstream -x -C "$DATADIR"
+  mariadb-backup --defaults-file="$CONF/my.cnf" --prepare --target-dir="$DATADIR"
+}""",
+    MySQLFlavor.MYSQL: """\
+# Initialize, start a temporary server and let the clone plugin replace its data with the donor's
+# (GTID state included). With no supervisor to restart it, the server stops after a successful clone
+# and the statement reports error 3707; any other error fails this container, which then retries.
+clone_from() {
+  local donor=$1 output status=0
+  echo "cloning the data of $donor"
+  @INITIALIZE@
+  start_bootstrap_server
+  output=$({
+    echo "SET GLOBAL clone_valid_donor_list = $(sql_string "$donor:$MYSQL_PORT");"
+    echo "CLONE INSTANCE FROM 'root'@$(sql_string "$donor"):$MYSQL_PORT\\
+ IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
+  } | bootstrap_client 2>&1) || status=$?
+  if [ "$status" -ne 0 ] && [[ "$output" != *"ERROR 3707"* ]]; then
+    echo "$output" >&2
+    stop_bootstrap_server_after_failure
+  fi
+  wait "$BOOT_PID" || true
+}""",
+}
+
+
+def init_data_sh(flavor: MySQLFlavor) -> str:
+    """Init container 2: initialize (primary) or clone (replica) the data directory, once."""
+    clone = _CLONE[flavor].replace("@INITIALIZE@", _INITIALIZE[flavor])
+    return _render(
+        _INIT_DATA.replace("@CLONE@", clone),
+        flavor,
+        {
+            "@SCRIPTS_DIR@": SCRIPTS_DIR,
+            "@INITIALIZE@": _INITIALIZE[flavor],
+            "@BOOTSTRAP_FLAGS@": _BOOTSTRAP_FLAGS[flavor],
+            "@REMOTE_ROOT_LIMITS@": _REMOTE_ROOT_LIMITS[flavor],
+        },
+    )
+
+
+# --- replication.sh (sidecar) -------------------------------------------------------------------
+
+
+_CHANGE_SOURCE = {
+    MySQLFlavor.MARIADB: """\
+    echo "STOP SLAVE;"
+    echo "RESET SLAVE ALL;"
+    if [ -n "$gtid" ]; then echo "SET GLOBAL gtid_slave_pos = $(sql_string "$gtid");"; fi
+    echo "CHANGE MASTER TO MASTER_HOST = $(sql_string "$PRIMARY_HOST"), MASTER_PORT = $MYSQL_PORT,\\
+ MASTER_USER = 'repl', MASTER_PASSWORD = $(sql_string "$MYSQL_REPLICATION_PASSWORD"),\\
+ MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1;"
+    echo "START SLAVE;\"""",
+    MySQLFlavor.MYSQL: """\
+    echo "STOP REPLICA;"
+    echo "RESET REPLICA ALL;"
+    echo "CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(sql_string "$PRIMARY_HOST"), SOURCE_PORT = $MYSQL_PORT,\\
+ SOURCE_USER = 'repl', SOURCE_PASSWORD = $(sql_string "$MYSQL_REPLICATION_PASSWORD"),\\
+ SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, GET_SOURCE_PUBLIC_KEY = 1;"
+    echo "START REPLICA;\"""",
+}
+
+
+def change_source_sql(flavor: MySQLFlavor) -> str:
+    """Shell lines that print the SQL pointing a replica at the primary, GTID-positioned."""
+    return _CHANGE_SOURCE[flavor]
+
+
+_BACKUP_POSITION = {
+    MySQLFlavor.MARIADB: """\
+  # A freshly cloned replica starts where its backup was taken (the GTID in the backup's binlog info).
+  local info gtid="" consumed=""
+  for info in "$DATADIR/mariadb_backup_binlog_info" "$DATADIR/xtrabackup_binlog_info"; do
+    if [ -f "$info" ]; then
+      read -r _ _ gtid _ < "$info" || true
+      consumed=$info
+      break
+    fi
+  done""",
+    MySQLFlavor.MYSQL: """\
+  # The clone carried the donor's GTID state; auto-positioning takes it from there.
+  local consumed=\"\"""",
+}
+
+_SERVE = {
+    MySQLFlavor.MARIADB: (
+        "serve backups to new replicas on port $BACKUP_PORT",
+        'socat TCP-LISTEN:"$BACKUP_PORT",reuseaddr,fork EXEC:"bash @SCRIPTS_DIR@/backup.sh" &',
+    ),
+    MySQLFlavor.MYSQL: ("idle (the clone plugin serves new replicas through the server itself)", "sleep infinity &"),
+}
+
+_REPLICATION = """\
+#!/bin/bash
+# Sidecar: once the server answers, point a replica at the primary (idempotent: GTID positions make
+# it safe on every start), mark this container ready, then @SERVE_WHAT@.
+source @SCRIPTS_DIR@/lib.sh
+rm -f "$READY_FILE"
+
+deadline=$((SECONDS + 600))
+until admin ping > /dev/null 2>&1; do
+  if [ "$SECONDS" -ge "$deadline" ]; then echo "the server did not answer" >&2; exit 1; fi
+  sleep 1
+done
+
+configure_replica() {
+@BACKUP_POSITION@
+  {
+@CHANGE_SOURCE@
+  } | client
+  if [ -n "$consumed" ]; then mv "$consumed" "$consumed.applied"; fi
+  echo "replicating from $PRIMARY_HOST"
+}
+
+if ! is_primary; then configure_replica; fi
+touch "$READY_FILE"
+
+@SERVE@
+child=$!
+trap 'kill -TERM "$child" 2> /dev/null; wait "$child"; exit 0' TERM INT
+wait "$child"
+"""
+
+
+def replication_sh(flavor: MySQLFlavor) -> str:
+    """The sidecar's script."""
+    what, serve = _SERVE[flavor]
+    text = (
+        _REPLICATION.replace("@BACKUP_POSITION@", _BACKUP_POSITION[flavor])
+        .replace("@CHANGE_SOURCE@", change_source_sql(flavor))
+        .replace("@SERVE_WHAT@", what)
+        .replace("@SERVE@", serve)
+    )
+    return _render(text, flavor, {"@SCRIPTS_DIR@": SCRIPTS_DIR})
+
+
+BACKUP_SH = f"""\
+#!/bin/bash
+# Stream a consistent hot backup of this server to whoever connected (a new replica cloning itself).
+source {SCRIPTS_DIR}/lib.sh
+echo "streaming a backup to a new replica" >&2
+mkdir -p /tmp/backup-stream
+exec mariadb-backup --defaults-file="$CONF/backup.cnf" --backup --stream=xbstream --target-dir=/tmp/backup-stream
+"""
+
+_PROBE = """\
+#!/bin/bash
+# Probes of the server container: "ready" runs a query as root, "alive" only asks whether it answers.
+source @SCRIPTS_DIR@/lib.sh
+case "${1:-}" in
+  ready) client --batch -e 'SELECT 1' > /dev/null ;;
+  alive) admin ping > /dev/null ;;
+  *) echo "usage: probe.sh ready|alive" >&2; exit 2 ;;
+esac
+"""
+
+
+def probe_sh(flavor: MySQLFlavor) -> str:
+    """The server container's probe script."""
+    return _render(_PROBE, flavor, {"@SCRIPTS_DIR@": SCRIPTS_DIR})
+
+
+def script_files(
+    flavor: MySQLFlavor,
+    *,
+    statefulset: str,
+    peer_domain: str,
+    primary_ordinal: int,
+    primary_host: str,
+    net_write_timeout: int,
+    innodb_buffer_pool_size: str,
+) -> dict[str, str]:
+    """Every file of the MySQL ConfigMap."""
+    files = {
+        "lib.sh": lib_sh(
+            flavor,
+            statefulset=statefulset,
+            peer_domain=peer_domain,
+            primary_ordinal=primary_ordinal,
+            primary_host=primary_host,
+        ),
+        "init-config.sh": init_config_sh(flavor),
+        "init-data.sh": init_data_sh(flavor),
+        "replication.sh": replication_sh(flavor),
+        "probe.sh": probe_sh(flavor),
+        "server.cnf": server_cnf(flavor, innodb_buffer_pool_size),
+        "primary.cnf": primary_cnf(net_write_timeout),
+        "replica.cnf": replica_cnf(flavor),
+    }
+    if flavor is MySQLFlavor.MARIADB:
+        files["backup.sh"] = BACKUP_SH
+    return files

@@ -1,0 +1,81 @@
+"""Drive the Pulumi project with the Automation API: up, preview, destroy, and print endpoints.
+
+The same commands work for any stack; the local stack additionally needs ``make cluster``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+from localcluster import env
+from localcluster.progress import phase, say
+
+REPO = Path(__file__).resolve().parent.parent
+APPS = ("nginx", "zookeeper", "mysql")
+
+
+def stack(name: str) -> auto.Stack:
+    """Create or select a stack of the project in this repository."""
+    env.apply()
+    return auto.create_or_select_stack(stack_name=name, work_dir=str(REPO))
+
+
+def outputs(st: auto.Stack) -> dict[str, Any]:
+    """Plain values of the stack outputs."""
+    return {k: v.value for k, v in st.outputs().items()}
+
+
+def endpoint_lines(outs: Mapping[str, Any]) -> list[str]:
+    """Human-readable stable endpoints from the stack outputs."""
+    lines: list[str] = []
+    for app in APPS:
+        o = outs.get(app)
+        if not o:
+            continue
+        lines.append(f"{app}: namespace {o['namespace']}, StatefulSet {o['statefulset']} "
+                     f"({o['replicas']} replicas, {o['update_strategy']['type']})")
+        ports = ", ".join(f"{n}={p}" for n, p in o["ports"].items())
+        for dns in o["pod_dns"]:
+            lines.append(f"    {dns}  [{ports}]")
+        for svc, svc_ports in o["services"].items():
+            sp = ", ".join(f"{n}={p}" for n, p in svc_ports.items())
+            lines.append(f"    service {svc}.{o['namespace']}.svc.{outs.get('cluster_domain', 'cluster.local')}  [{sp}]")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: ``python -m localcluster.deploy up|preview|destroy|endpoints --stack NAME``."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("action", choices=("up", "preview", "destroy", "endpoints"))
+    ap.add_argument("--stack", default="local")
+    args = ap.parse_args(argv)
+    st = stack(args.stack)
+    printer = lambda line: print(line, flush=True)  # noqa: E731
+    if args.action == "up":
+        with phase(f"pulumi up --stack {args.stack}"):
+            st.up(on_output=printer, color="never")
+    elif args.action == "preview":
+        with phase(f"pulumi preview --stack {args.stack}"):
+            st.preview(on_output=printer, color="never")
+    elif args.action == "destroy":
+        with phase(f"pulumi destroy --stack {args.stack}"):
+            st.destroy(on_output=printer, color="never")
+        return
+    if args.action in ("up", "endpoints"):
+        say("stable endpoints:")
+        for line in endpoint_lines(outputs(st)):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except auto.errors.CommandError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Policy checks over the resources the program renders: pure functions returning violations."""

@@ -1,0 +1,1 @@
+"""Tests of the local cluster itself (no Pulumi): run with ``pytest -m cluster tests/cluster``."""

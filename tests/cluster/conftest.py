@@ -1,0 +1,73 @@
+"""Fixtures for the cluster-infrastructure tests: API clients and a throwaway ``demo`` namespace.
+
+These tests need a running local cluster (``make cluster``) and nothing from Pulumi. The kubeconfig
+comes from ``$KUBECONFIG`` (default: the local cluster's admin kubeconfig). Run them through
+``python -m localcluster.incluster -- pytest -m cluster tests/cluster`` or as part of
+``make cluster-test``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from localcluster import paths
+
+NAMESPACE = "demo"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker these tests carry (harmless if the project registers it too)."""
+    config.addinivalue_line("markers", "cluster: needs a running cluster")
+
+
+@dataclass(frozen=True)
+class Api:
+    """The API groups the tests use (the client ships no useful types: Any)."""
+
+    core: Any
+    apps: Any
+    version: Any
+
+
+@pytest.fixture(scope="session")
+def api() -> Api:
+    """Clients for ``$KUBECONFIG``, or the local cluster's admin kubeconfig."""
+    load: Any = config.load_kube_config
+    load(config_file=os.environ.get("KUBECONFIG") or str(paths.kubeconfig()))
+    return Api(core=client.CoreV1Api(), apps=client.AppsV1Api(), version=client.VersionApi())
+
+
+def _delete_namespace(api: Api, name: str, timeout: float = 180.0) -> None:
+    try:
+        api.core.delete_namespace(name)
+    except ApiException as err:
+        if err.status == 404:
+            return
+        raise
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            api.core.read_namespace(name)
+        except ApiException as err:
+            if err.status == 404:
+                return
+            raise
+        time.sleep(0.5)
+    raise AssertionError(f"namespace {name} still exists {timeout:.0f} s after deletion")
+
+
+@pytest.fixture(scope="module")
+def namespace(api: Api) -> Iterator[str]:
+    """A fresh ``demo`` namespace, deleted (with its claims and volumes) afterwards."""
+    _delete_namespace(api, NAMESPACE)
+    api.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
+    yield NAMESPACE
+    _delete_namespace(api, NAMESPACE)

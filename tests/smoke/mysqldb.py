@@ -1,0 +1,95 @@
+"""Talking to the MySQL (or MariaDB) servers by their stable DNS names with pymysql."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+
+from .kube import Kube
+from .stack import App
+
+#: Server errors that mean "this server is read-only" (ER_OPTION_PREVENTS_STATEMENT, and the
+#: read-only-transaction error some versions give instead).
+READ_ONLY_ERRORS = frozenset({1290, 1792, 1836})
+
+
+@dataclass(frozen=True)
+class Login:
+    """A MySQL account."""
+
+    user: str
+    password: str
+
+
+def root_login(kube: Kube, app: App) -> Login:
+    """The root account, its password read from the Secret the stack output names."""
+    secret = app.extra.get("secret")
+    if not isinstance(secret, dict):
+        raise AssertionError(f"stack output {app.key!r} names no secret (got {secret!r})")
+    obj = kube.core.read_namespaced_secret(secret["name"], app.namespace)
+    key = secret["root_password_key"]
+    data = obj.data or {}
+    if key not in data:
+        raise AssertionError(f"Secret {secret['name']} has no key {key!r} (keys: {sorted(data)})")
+    return Login("root", base64.b64decode(data[key]).decode("utf-8"))
+
+
+def connect(host: str, port: int, login: Login, *, database: str | None = None) -> pymysql.Connection[Any]:
+    """An autocommit connection with short timeouts, so a dead server fails fast."""
+    return pymysql.connect(
+        host=host,
+        port=port,
+        user=login.user,
+        password=login.password,
+        database=database,
+        connect_timeout=5,
+        read_timeout=15,
+        write_timeout=15,
+        autocommit=True,
+    )
+
+
+def query(host: str, port: int, login: Login, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement on a fresh connection and return its rows."""
+    conn = connect(host, port, login)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, tuple(args) if args else None)
+            return [tuple(row) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def replication_status(host: str, port: int, login: Login) -> dict[str, Any]:
+    """The replica's status row (``SHOW REPLICA STATUS``, or ``SHOW SLAVE STATUS`` on older servers)."""
+    conn = connect(host, port, login)
+    try:
+        with conn.cursor(pymysql.cursors.DictCursor) as cur:
+            try:
+                cur.execute("SHOW REPLICA STATUS")
+            except pymysql.err.ProgrammingError:
+                cur.execute("SHOW SLAVE STATUS")
+            row = cur.fetchone()
+            return dict(row) if row else {}
+    finally:
+        conn.close()
+
+
+def replicating(status: dict[str, Any]) -> bool:
+    """Both replication threads running (MySQL 8 and MariaDB column names)."""
+    io = status.get("Replica_IO_Running", status.get("Slave_IO_Running"))
+    sql = status.get("Replica_SQL_Running", status.get("Slave_SQL_Running"))
+    return io == "Yes" and sql == "Yes"
+
+
+def replication_summary(status: dict[str, Any]) -> str:
+    """The fields of a replica's status that explain a failure."""
+    if not status:
+        return "not configured as a replica"
+    keys = ("Replica_IO_Running", "Slave_IO_Running", "Replica_SQL_Running", "Slave_SQL_Running",
+            "Last_IO_Error", "Last_SQL_Error", "Source_Host", "Master_Host")
+    return ", ".join(f"{k}={status[k]!r}" for k in keys if k in status and status[k] not in ("", None))

@@ -1,0 +1,172 @@
+"""Talking to ZooKeeper members by their stable DNS names: four-letter words over TCP, and kazoo."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kazoo.client import KazooClient
+
+from .waits import wait_until
+
+
+def four_letter(host: str, port: int, cmd: str, timeout: float = 5.0) -> str:
+    """Send a four-letter word (``srvr``, ``mntr``, ``conf``...) and return the server's whole answer."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(cmd.encode("ascii"))
+        chunks: list[bytes] = []
+        while chunk := sock.recv(4096):
+            chunks.append(chunk)
+    answer = b"".join(chunks).decode("utf-8", errors="replace")
+    if "not in the whitelist" in answer or "not executed" in answer:
+        raise AssertionError(f"{host} refuses the four-letter word {cmd!r}: {answer.strip()}")
+    return answer
+
+
+def mode(host: str, port: int) -> str:
+    """The member's role from ``srvr``: ``leader``, ``follower``, ``standalone``, or why it has none."""
+    try:
+        answer = four_letter(host, port, "srvr", timeout=3.0)
+    except OSError as err:
+        return f"unreachable ({type(err).__name__}: {err})"
+    for line in answer.splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return f"not serving ({answer.strip()[:80]!r})"
+
+
+def modes(hosts: Sequence[str], port: int) -> dict[str, str]:
+    """Role of every member, by host."""
+    return {host: mode(host, port) for host in hosts}
+
+
+def one_leader(roles: dict[str, str]) -> bool:
+    """Exactly one leader and every other member a follower."""
+    values = list(roles.values())
+    return values.count("leader") == 1 and values.count("follower") == len(values) - 1
+
+
+def conf(host: str, port: int) -> dict[str, str]:
+    """The member's running configuration from ``conf`` as key/value pairs."""
+    pairs: dict[str, str] = {}
+    for line in four_letter(host, port, "conf").splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def mntr(host: str, port: int) -> dict[str, str]:
+    """The member's metrics from ``mntr`` as key/value pairs."""
+    pairs: dict[str, str] = {}
+    for line in four_letter(host, port, "mntr").splitlines():
+        if "\t" in line:
+            key, value = line.split("\t", 1)
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def client(hosts: Sequence[str], port: int, *, timeout: float = 10.0) -> Any:
+    """A started kazoo client connected only to the given members (returns ``kazoo.client.KazooClient``).
+
+    Reconnection retries quickly and without kazoo's default back-off to an hour, so that a measured
+    outage is the ensemble's, not the client's.
+    """
+    zk = KazooClient(
+        hosts=",".join(f"{h}:{port}" for h in hosts),
+        timeout=timeout,
+        connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 1.0},
+    )
+    zk.start(timeout=30)
+    return zk
+
+
+def stop(zk: Any) -> None:
+    """Stop and close a kazoo client."""
+    zk.stop()
+    zk.close()
+
+
+#: Longest one write may block before it counts as failed (its outcome is then unknown).
+WRITE_TIMEOUT_S = 5.0
+
+
+@dataclass
+class Writer:
+    """Writes numbered znodes under ``path`` as fast as the ensemble acknowledges them, in a thread.
+
+    Keeps every acknowledged number with the time it was acknowledged, so a test can check that no
+    acknowledged write is lost and measure the longest stretch without a successful write.
+    """
+
+    hosts: Sequence[str]
+    port: int
+    path: str
+    acked: list[tuple[float, int]] = field(default_factory=list)
+    failures: list[tuple[float, str]] = field(default_factory=list)
+    started: float = 0.0
+    stopped: float = 0.0
+    _zk: Any = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Writer:
+        """Connect to every member and start writing."""
+        self._zk = client(self.hosts, self.port)
+        self._zk.ensure_path(self.path)
+        self.started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="zk-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop writing and disconnect."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=WRITE_TIMEOUT_S * 3)
+        self.stopped = time.monotonic()
+        stop(self._zk)
+
+    def _run(self) -> None:
+        number = 0
+        while not self._stop.is_set():
+            number += 1
+            try:
+                self._zk.create_async(f"{self.path}/w-{number:08d}", b"").get(timeout=WRITE_TIMEOUT_S)
+            except Exception as err:  # any failure is an outage sample
+                self.failures.append((time.monotonic(), f"{type(err).__name__}: {err}"))
+            else:
+                self.acked.append((time.monotonic(), number))
+            self._stop.wait(0.1)
+
+    def count(self) -> int:
+        """Acknowledged writes so far."""
+        return len(self.acked)
+
+    def wait_for_writes(self, more: int, timeout: float, what: str) -> None:
+        """Wait until ``more`` further writes are acknowledged."""
+        target = self.count() + more
+        wait_until(self.count, timeout, f"{more} more acknowledged writes {what}",
+                   until=lambda n: n >= target)
+
+    def longest_gap(self) -> tuple[float, float]:
+        """(seconds, offset from start) of the longest stretch without an acknowledged write."""
+        end = self.stopped or time.monotonic()
+        times = [self.started, *(t for t, _ in self.acked), end]
+        gap, at = max((b - a, a - self.started) for a, b in itertools.pairwise(times))
+        return gap, at
+
+    def numbers(self) -> set[int]:
+        """Numbers of the acknowledged writes."""
+        return {n for _, n in self.acked}
+
+
+def written(zk: Any, path: str) -> set[int]:
+    """Numbers of the writes present under ``path`` (after a ``sync``)."""
+    zk.sync(path)
+    return {int(child.split("-", 1)[1]) for child in zk.get_children(path)}

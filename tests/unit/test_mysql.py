@@ -1,0 +1,272 @@
+"""MySQL replication: per-flavor SQL and commands, server ids, read-only replicas, services and secrets."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apps.config import ConfigError
+from apps.mysql_scripts import CONF_DIR, SCRIPTS_DIR, MySQLFlavor, change_source_sql, script_files
+from conftest import Parse, Render
+from policy.render import Rendering
+
+MARIADB = {"mysql": {"flavor": "mariadb", "image": "stateful.local/mariadb:10.11"}}
+TRICKY_PASSWORD = 'it\'s a "quoted" \\ pass & 100%'
+
+
+def files_of(flavor: MySQLFlavor, primary_ordinal: int = 0) -> dict[str, str]:
+    return script_files(
+        flavor,
+        statefulset="mysql",
+        peer_domain="mysql.mysql.svc.cluster.local",
+        primary_ordinal=primary_ordinal,
+        primary_host=f"mysql-{primary_ordinal}.mysql.mysql.svc.cluster.local",
+        net_write_timeout=10,
+        innodb_buffer_pool_size="256M",
+    )
+
+
+def pod(rendering: Rendering) -> Mapping[str, Any]:
+    spec: Mapping[str, Any] = rendering.named("StatefulSet", "mysql").spec["template"]["spec"]
+    return spec
+
+
+def containers(rendering: Rendering) -> dict[str, Mapping[str, Any]]:
+    spec = pod(rendering)
+    return {item["name"]: item for item in [*spec.get("initContainers", []), *spec["containers"]]}
+
+
+def config_files(rendering: Rendering) -> Mapping[str, str]:
+    data: Mapping[str, str] = rendering.named("ConfigMap", "mysql-config").props["data"]
+    return data
+
+
+def run_init_config(tmp_path: Path, flavor: MySQLFlavor, hostname: str, primary_ordinal: int = 0) -> Path:
+    """Run init-config.sh for ``hostname`` against files in ``tmp_path``; return its option-file directory."""
+    scripts, conf = tmp_path / "scripts", tmp_path / "conf"
+    scripts.mkdir()
+    conf.mkdir()
+    (tmp_path / "hostname").write_text(f"{hostname}\n")
+    for name, text in files_of(flavor, primary_ordinal).items():
+        local = text.replace(SCRIPTS_DIR + "/", f"{scripts}/").replace(CONF_DIR, str(conf))
+        (scripts / name).write_text(local.replace("/proc/sys/kernel/hostname", str(tmp_path / "hostname")))
+    environment = {"MYSQL_ROOT_PASSWORD": TRICKY_PASSWORD, "PATH": "/usr/bin:/bin"}
+    subprocess.run(["bash", str(scripts / "init-config.sh")], check=True, env=environment, capture_output=True)
+    return conf
+
+
+@pytest.mark.parametrize("flavor", list(MySQLFlavor))
+def test_every_script_is_valid_bash(flavor: MySQLFlavor) -> None:
+    for name, text in files_of(flavor).items():
+        if name.endswith(".sh"):
+            subprocess.run(["bash", "-n"], input=text, text=True, check=True)
+
+
+@pytest.mark.parametrize(("hostname", "server_id"), [("mysql-0", 100), ("mysql-2", 102)])
+def test_the_server_id_is_100_plus_the_ordinal(tmp_path: Path, hostname: str, server_id: int) -> None:
+    conf = run_init_config(tmp_path, MySQLFlavor.MARIADB, hostname)
+    assert (conf / "my.cnf").read_text().splitlines()[-1] == f"server-id = {server_id}"
+
+
+def test_the_first_ordinal_gets_the_primary_options(tmp_path: Path) -> None:
+    text = (run_init_config(tmp_path, MySQLFlavor.MYSQL, "mysql-0") / "my.cnf").read_text()
+    assert "net-write-timeout = 10" in text
+    assert "read-only = ON" not in text
+
+
+def test_other_ordinals_get_the_read_only_replica_options(tmp_path: Path) -> None:
+    text = (run_init_config(tmp_path, MySQLFlavor.MYSQL, "mysql-1") / "my.cnf").read_text()
+    assert "read-only = ON" in text
+    assert "super-read-only = ON" in text
+    assert "net-write-timeout" not in text
+
+
+def test_the_primary_follows_ordinals_start(tmp_path: Path) -> None:
+    text = (run_init_config(tmp_path, MySQLFlavor.MARIADB, "mysql-3", primary_ordinal=3) / "my.cnf").read_text()
+    assert "net-write-timeout = 10" in text
+    assert "server-id = 103" in text
+
+
+def test_root_credentials_are_quoted_and_private(tmp_path: Path) -> None:
+    client = run_init_config(tmp_path, MySQLFlavor.MARIADB, "mysql-1") / "client.cnf"
+    assert 'password = "it\'s a \\"quoted\\" \\\\ pass & 100%"' in client.read_text().splitlines()
+    assert client.stat().st_mode & 0o077 == 0
+    assert client.read_text().count("[mariabackup]") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "quoted"),
+    [("plain", "'plain'"), ("it's", "'it''s'"), ("back\\slash", "'back\\\\slash'"), ("a&b%s", "'a&b%s'")],
+)
+def test_sql_strings_are_quoted_for_the_server(value: str, quoted: str) -> None:
+    library = files_of(MySQLFlavor.MARIADB)["lib.sh"].replace(
+        "read -r HOST < /proc/sys/kernel/hostname", "HOST=mysql-0"
+    )
+    result = subprocess.run(
+        ["bash", "-c", f'{library}\nsql_string "$1"', "bash", value], check=True, capture_output=True, text=True
+    )
+    assert result.stdout == quoted
+
+
+def test_mariadb_replicates_by_gtid_slave_pos() -> None:
+    sql = change_source_sql(MySQLFlavor.MARIADB)
+    assert 'CHANGE MASTER TO MASTER_HOST = $(sql_string "$PRIMARY_HOST")' in sql
+    assert "MASTER_USE_GTID = slave_pos" in sql
+    assert 'MASTER_PASSWORD = $(sql_string "$MYSQL_REPLICATION_PASSWORD")' in sql
+    assert "START SLAVE;" in sql
+
+
+def test_mysql_replicates_by_gtid_auto_position() -> None:
+    sql = change_source_sql(MySQLFlavor.MYSQL)
+    assert 'CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(sql_string "$PRIMARY_HOST")' in sql
+    assert "SOURCE_AUTO_POSITION = 1" in sql
+    assert "START REPLICA;" in sql
+
+
+def test_a_mariadb_replica_clones_a_peer_backup_over_socat() -> None:
+    script = files_of(MySQLFlavor.MARIADB)["init-data.sh"]
+    assert 'socat -u "TCP:$donor:$BACKUP_PORT,connect-timeout=30" STDOUT | mbstream -x -C "$DATADIR"' in script
+    assert 'mariadb-backup --defaults-file="$CONF/my.cnf" --prepare --target-dir="$DATADIR"' in script
+    assert 'clone_from "$(peer_host $((ORDINAL - 1)))"' in script
+
+
+def test_a_mariadb_replica_starts_from_the_gtid_of_its_backup() -> None:
+    script = files_of(MySQLFlavor.MARIADB)["replication.sh"]
+    assert '"$DATADIR/mariadb_backup_binlog_info" "$DATADIR/xtrabackup_binlog_info"' in script
+    assert 'SET GLOBAL gtid_slave_pos = $(sql_string "$gtid");' in script
+
+
+def test_a_mariadb_member_serves_backups_from_its_sidecar() -> None:
+    files = files_of(MySQLFlavor.MARIADB)
+    assert 'socat TCP-LISTEN:"$BACKUP_PORT",reuseaddr,fork EXEC:"bash /scripts/backup.sh"' in files["replication.sh"]
+    assert "--backup --stream=xbstream" in files["backup.sh"]
+
+
+def test_a_mysql_replica_clones_with_the_clone_plugin() -> None:
+    files = files_of(MySQLFlavor.MYSQL)
+    assert "CLONE INSTANCE FROM 'root'@$(sql_string \"$donor\"):$MYSQL_PORT" in files["init-data.sh"]
+    assert "plugin-load-add = mysql_clone.so" in files["server.cnf"]
+    assert "backup.sh" not in files
+
+
+def test_mysql_enables_gtids_with_enforced_consistency() -> None:
+    lines = files_of(MySQLFlavor.MYSQL)["server.cnf"].splitlines()
+    assert "gtid-mode = ON" in lines
+    assert "enforce-gtid-consistency = ON" in lines
+
+
+def test_mariadb_logs_binary_gtids_strictly() -> None:
+    lines = files_of(MySQLFlavor.MARIADB)["server.cnf"].splitlines()
+    assert "log-bin = mysql-bin" in lines
+    assert "gtid-strict-mode = ON" in lines
+    assert "log-slave-updates = ON" in lines
+
+
+def test_mariadb_replicas_are_read_only_and_remote_root_cannot_bypass_it() -> None:
+    files = files_of(MySQLFlavor.MARIADB)
+    assert "read-only = ON" in files["replica.cnf"]
+    assert "super-read-only" not in files["replica.cnf"]
+    assert "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'%';" in files["init-data.sh"]
+
+
+def test_the_accounts_are_created_without_binary_logging() -> None:
+    for flavor in MySQLFlavor:
+        script = files_of(flavor)["init-data.sh"]
+        assert 'echo "SET sql_log_bin = 0;"' in script
+        assert "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';" in script
+
+
+@pytest.mark.parametrize(("flavor", "binary"), [("mariadb", "mariadbd"), ("mysql", "mysqld")])
+def test_the_flavor_picks_the_server_binary(rendered: Render, flavor: str, binary: str) -> None:
+    settings = {"flavor": flavor, "image": "stateful.local/mariadb:10.11" if flavor == "mariadb" else "mysql:8.4.3"}
+    server = containers(rendered({"mysql": settings}))["mysql"]
+    assert server["command"] == [binary, "--defaults-file=/etc/mysql-stateful/my.cnf"]
+
+
+def test_the_passwords_come_from_the_secret(rendered: Render) -> None:
+    init = containers(rendered())["init-data"]
+    sources = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in init["env"]}
+    assert sources == {
+        "MYSQL_ROOT_PASSWORD": {"name": "mysql-credentials", "key": "root-password"},
+        "MYSQL_REPLICATION_PASSWORD": {"name": "mysql-credentials", "key": "replication-password"},
+    }
+
+
+def test_credentials_live_on_a_memory_backed_volume(rendered: Render) -> None:
+    volumes = {volume["name"]: volume for volume in pod(rendered())["volumes"]}
+    assert volumes["conf"]["emptyDir"] == {"medium": "Memory"}
+
+
+def test_the_sidecar_is_ready_once_replication_is_configured(rendered: Render) -> None:
+    sidecar = containers(rendered())["replication"]
+    assert sidecar["readinessProbe"]["exec"]["command"] == ["test", "-f", "/tmp/replication-ready"]
+
+
+def test_only_mariadb_exposes_the_backup_port(rendered: Render) -> None:
+    assert "ports" not in containers(rendered())["replication"]
+    mariadb = rendered(MARIADB)
+    assert containers(mariadb)["replication"]["ports"] == [{"name": "backup", "containerPort": 3307}]
+    assert mariadb.outputs["mysql"]["ports"] == {"mysql": 3306, "backup": 3307}
+
+
+def test_net_write_timeout_is_configurable(custom: Rendering) -> None:
+    assert "net-write-timeout = 5" in config_files(custom)["primary.cnf"]
+
+
+def test_the_buffer_pool_size_is_configurable(custom: Rendering) -> None:
+    assert "innodb-buffer-pool-size = 1G" in config_files(custom)["server.cnf"].splitlines()
+
+
+def test_the_read_service_spans_every_member_and_the_primary_service_one(rendered: Render) -> None:
+    rendering = rendered()
+    read = rendering.named("Service", "mysql-read").spec["selector"]
+    primary = rendering.named("Service", "mysql-primary").spec["selector"]
+    assert read == {"app.kubernetes.io/name": "mysql", "app.kubernetes.io/instance": "mysql"}
+    assert primary == {**read, "statefulset.kubernetes.io/pod-name": "mysql-0"}
+
+
+def test_the_primary_service_can_be_left_out(custom: Rendering) -> None:
+    assert "mysql-primary" not in {service.metadata["name"] for service in custom.of_kind("Service")}
+
+
+def test_the_primary_is_the_first_ordinal(custom: Rendering) -> None:
+    assert custom.outputs["mysql"]["primary_dns"] == "mysql-1.mysql.coordination.svc.example.internal"
+    assert "PRIMARY_ORDINAL=1" in config_files(custom)["lib.sh"].splitlines()
+
+
+def test_the_output_names_the_primary_the_read_service_and_the_secret(rendered: Render) -> None:
+    outputs = rendered().outputs["mysql"]
+    assert outputs["flavor"] == "mysql"
+    assert outputs["primary_dns"] == "mysql-0.mysql.mysql.svc.cluster.local"
+    assert outputs["read_service"] == "mysql-read"
+    assert outputs["secret"] == {
+        "name": "mysql-credentials",
+        "root_password_key": "root-password",
+        "replication_password_key": "replication-password",
+    }
+
+
+def test_mariadb_needs_its_own_image(parse: Parse) -> None:
+    with pytest.raises(ConfigError, match=r"stateful:mysql\.image must name a MariaDB image when flavor is mariadb"):
+        parse({"mysql": {"flavor": "mariadb"}})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"netWriteTimeout": 0}, "stateful:mysql.netWriteTimeout must be between 1 and 3600"),
+        ({"innodbBufferPoolSize": "1 GB"}, "stateful:mysql.innodbBufferPoolSize must be a size like 256M"),
+        (
+            {"innodbBufferPoolSize": "2G"},
+            r"stateful:mysql.innodbBufferPoolSize must be below the container memory \(2Gi\)",
+        ),
+        ({"flavor": "postgres"}, "stateful:mysql.flavor must be one of mariadb, mysql"),
+    ],
+)
+def test_bad_server_settings_are_rejected(parse: Parse, settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse({"mysql": settings})
