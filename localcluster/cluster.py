@@ -50,7 +50,7 @@ from localcluster import (
 from localcluster import layout as lay
 from localcluster.components import Component
 from localcluster.layout import Layout, Node
-from localcluster.progress import StepFailed, fail, phase, say, tail
+from localcluster.progress import StepError, fail, phase, run, say, tail
 
 BINARIES = (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
@@ -87,9 +87,9 @@ class Cluster:
             config_file=str(self.layout.admin_kubeconfig))
         return client.CoreV1Api(api_client)
 
-    def _failure(self, name: str, reason: str) -> StepFailed:
+    def _failure(self, name: str, reason: str) -> StepError:
         log = self.layout.log(name)
-        return StepFailed(f"{name} failed: {reason}\n--- tail of {log} ---\n{tail(log)}")
+        return StepError(f"{name} failed: {reason}\n--- tail of {log} ---\n{tail(log)}")
 
     def ensure(self, component: Component) -> str:
         """Start ``component`` unless it runs with the same spec; return what was done."""
@@ -317,7 +317,7 @@ class Cluster:
             procs.terminate(left, timeout=2)
         stuck = mounts.unmount_under(node.root)
         if stuck:
-            raise StepFailed(f"{node.name}: could not unmount {', '.join(map(str, stuck[:5]))}")
+            raise StepError(f"{node.name}: could not unmount {', '.join(map(str, stuck[:5]))}")
         hostnet.remove_node_links(node.bridge)
         if node.runtime_dir.exists():
             shutil.rmtree(node.runtime_dir)
@@ -390,7 +390,10 @@ class Cluster:
         with phase("remove state"):
             for path in (self.layout.root, self.layout.volumes):
                 if path.exists():
-                    shutil.rmtree(path)
+                    # rm stays on this file system (never into a mount) and beats shutil.rmtree
+                    # on the containerd snapshot trees (hundreds of thousands of files).
+                    run(["rm", "-rf", "--one-file-system", str(path)], log=self.layout.logs.parent.parent
+                        / "clean.log", step=f"remove {path}")
                     say(f"    removed {path}")
 
     # ---------------------------------------------------------------- status
@@ -445,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             cluster.clean()
         else:
             sys.exit(cluster.status())
-    except (StepFailed, ValueError, RuntimeError, OSError, client.ApiException) as err:
+    except (StepError, ValueError, RuntimeError, OSError, client.ApiException) as err:
         fail(str(err))
 
 

@@ -45,7 +45,8 @@ def endpoint_lines(outs: Mapping[str, Any]) -> list[str]:
             lines.append(f"    {dns}  [{ports}]")
         for svc, svc_ports in o["services"].items():
             sp = ", ".join(f"{n}={p}" for n, p in svc_ports.items())
-            lines.append(f"    service {svc}.{o['namespace']}.svc.{outs.get('cluster_domain', 'cluster.local')}  [{sp}]")
+            domain = outs.get("cluster_domain", "cluster.local")
+            lines.append(f"    service {svc}.{o['namespace']}.svc.{domain}  [{sp}]")
     return lines
 
 

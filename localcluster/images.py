@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localcluster import oci, paths
-from localcluster.progress import StepFailed, fail, phase, run, say
+from localcluster.progress import StepError, fail, phase, run, say
 
 FILES = Path(__file__).resolve().parent / "imagefiles"
 SUITE = "bookworm"
@@ -248,7 +248,7 @@ def host_codename(os_release: Path = Path("/etc/os-release")) -> str:
         key, _, value = line.partition("=")
         if key == "VERSION_CODENAME":
             return value.strip().strip('"')
-    raise StepFailed(f"no VERSION_CODENAME in {os_release}: cannot find the host's Debian mirrors")
+    raise StepError(f"no VERSION_CODENAME in {os_release}: cannot find the host's Debian mirrors")
 
 
 def _one_line_entries(text: str) -> Iterator[tuple[str, str, tuple[str, ...]]]:
@@ -308,7 +308,7 @@ def host_sources(apt_dir: Path = Path("/etc/apt")) -> list[str]:
              *sorted((apt_dir / "sources.list.d").glob("*.sources"))]
     found = debian_sources(((f.name, f.read_text()) for f in files if f.is_file()), host_codename())
     if not found:
-        raise StepFailed(f"no Debian 'main' entries for the host's release in {apt_dir}: cannot build images")
+        raise StepError(f"no Debian 'main' entries for the host's release in {apt_dir}: cannot build images")
     return found
 
 
@@ -419,7 +419,7 @@ def remove_tree(path: Path) -> None:
     with Path("/proc/self/mountinfo").open() as mountinfo:
         mounted = [f.split()[4] for f in mountinfo if f"{f.split()[4]}/".startswith(prefix)]
     if mounted:
-        raise StepFailed(f"still mounted under {path}: {', '.join(mounted[:3])}; run `umount -R` on them and retry")
+        raise StepError(f"still mounted under {path}: {', '.join(mounted[:3])}; run `umount -R` on them and retry")
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -483,7 +483,7 @@ def select(only: Sequence[str] = ()) -> list[Recipe]:
     by_name = {r.name: r for r in RECIPES} | {r.short: r for r in RECIPES}
     unknown = [name for name in only if name not in by_name]
     if unknown:
-        raise StepFailed(f"unknown image(s) {', '.join(unknown)}; known: {', '.join(sorted(by_name))}")
+        raise StepError(f"unknown image(s) {', '.join(unknown)}; known: {', '.join(sorted(by_name))}")
     return [by_name[name] for name in dict.fromkeys(only)]
 
 
@@ -514,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         with phase("images"):
             archives = build_images(args.only, force=args.force)
-    except (StepFailed, subprocess.SubprocessError, OSError) as error:
+    except (StepError, subprocess.SubprocessError, OSError) as error:
         fail(str(error))
         return
     for archive in archives:

@@ -13,7 +13,7 @@ from pathlib import Path
 _START = time.monotonic()
 
 
-class StepFailed(RuntimeError):
+class StepError(RuntimeError):
     """A named step failed; the message carries the tail of its log."""
 
 
@@ -66,7 +66,7 @@ def run(
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
         )
     if proc.returncode != 0:
-        raise StepFailed(
+        raise StepError(
             f"step '{step}' failed (exit {proc.returncode}); log: {log}\n--- tail of log ---\n{tail(log)}"
         )
 
@@ -79,7 +79,7 @@ def capture(argv: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None,
         capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
     )
     if proc.returncode != 0:
-        raise StepFailed(f"{' '.join(str(a) for a in argv)} failed: {proc.stderr.strip()[-2000:]}")
+        raise StepError(f"{' '.join(str(a) for a in argv)} failed: {proc.stderr.strip()[-2000:]}")
     return proc.stdout
 
 

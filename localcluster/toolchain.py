@@ -18,14 +18,15 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from localcluster import paths, versions
-from localcluster.progress import StepFailed, capture, fail, phase, run, say
+from localcluster.progress import StepError, capture, fail, phase, run, say
 
 REPO = Path(__file__).resolve().parent.parent
 APT_PACKAGES = (
     "gcc", "libc6-dev", "runc", "containernetworking-plugins", "iptables", "conntrack",
-    "iproute2", "mmdebstrap", "openssl", "socat", "ethtool", "kmod", "util-linux", "e2fsprogs",
+    "iproute2", "nftables", "mmdebstrap", "openssl", "socat", "ethtool", "kmod", "util-linux", "e2fsprogs",
 )
 GO_MIN = (1, 26)
 
@@ -83,13 +84,13 @@ def module_info(module: str, version: str) -> dict[str, str]:
     out = capture(["go", "mod", "download", "-json", f"{module}@{version}"], env=go_env())
     info: dict[str, str] = json.loads(out)
     if info.get("Error"):
-        raise StepFailed(f"cannot download {module}@{version}: {info['Error']}")
+        raise StepError(f"cannot download {module}@{version}: {info['Error']}")
     return info
 
 
-def gomod(path: str) -> dict[str, object]:
+def gomod(path: str) -> dict[str, Any]:
     """Parse a go.mod file with ``go mod edit -json``."""
-    parsed: dict[str, object] = json.loads(capture(["go", "mod", "edit", "-json", path], env=go_env()))
+    parsed: dict[str, Any] = json.loads(capture(["go", "mod", "edit", "-json", path], env=go_env()))
     return parsed
 
 
@@ -108,10 +109,10 @@ def write_wrapper(
     upstream = gomod(module_info(main, version)["GoMod"])
     go_line = str(upstream.get("Go") or "1.25.0")
     lines = ["module local/wrapper", "", f"go {go_line}", ""]
-    for gd in upstream.get("Godebug") or []:  # type: ignore[union-attr]
+    for gd in upstream.get("Godebug") or []:
         lines.append(f"godebug {gd['Key']}={gd['Value']}")
     lines += ["", f"require {main} {version}", ""]
-    for rep in upstream.get("Replace") or []:  # type: ignore[union-attr]
+    for rep in upstream.get("Replace") or []:
         old, new = rep["Old"], rep["New"]
         target = str(new["Path"])
         if target.startswith("./FORBIDDEN") or "FORBIDDEN" in target:
@@ -121,7 +122,7 @@ def write_wrapper(
         else:
             left = old["Path"] + (f" {old['Version']}" if old.get("Version") else "")
             lines.append(f"replace {left} => {target} {new['Version']}")
-    for ex in upstream.get("Exclude") or []:  # type: ignore[union-attr]
+    for ex in upstream.get("Exclude") or []:
         lines.append(f"exclude {ex['Path']} {ex['Version']}")
     (b.work / "go.mod").write_text("\n".join(lines) + "\n")
     body = "\n".join(f'\t_ "{i}"' for i in imports)
@@ -141,7 +142,7 @@ def go_build(b: Build, packages: Sequence[str], *, ldflags: str = "", tags: str 
 # --- the components -----------------------------------------------------------------------------
 
 def build_etcd(b: Build) -> None:
-    """etcd server: wrapper over server/v3 with its ../api, ../pkg, ../client replaces as releases."""
+    """The etcd server: wrapper over server/v3 with its ../api, ../pkg, ../client replaces as releases."""
     v = f"v{versions.ETCD}"
     write_wrapper(b, main="go.etcd.io/etcd/server/v3", version=v, local_version=lambda _m: v,
                   imports=["go.etcd.io/etcd/server/v3"])
@@ -149,7 +150,7 @@ def build_etcd(b: Build) -> None:
 
 
 def build_containerd(b: Build) -> None:
-    """containerd 2.x with the CRI plugin, the runc v2 shim and ctr."""
+    """The containerd 2.x with the CRI plugin, the runc v2 shim and ctr."""
     v = f"v{versions.CONTAINERD}"
     pkgs = [f"github.com/containerd/containerd/v2/cmd/{c}" for c in ("containerd", "containerd-shim-runc-v2", "ctr")]
     write_wrapper(b, main="github.com/containerd/containerd/v2", version=v, local_version=lambda _m: v, imports=pkgs)
@@ -211,7 +212,8 @@ def build_provider(b: Build) -> None:
     """pulumi-resource-kubernetes: copy the module, generate its embedded schema, build."""
     if b.work.exists():
         shutil.rmtree(b.work)
-    src = Path(module_info("github.com/pulumi/pulumi-kubernetes/provider/v4", versions.PULUMI_KUBERNETES_SOURCE)["Dir"])
+    provider = "github.com/pulumi/pulumi-kubernetes/provider/v4"
+    src = Path(module_info(provider, versions.PULUMI_KUBERNETES_SOURCE)["Dir"])
     shutil.copytree(src, b.work)
     for p in [b.work, *b.work.rglob("*")]:
         p.chmod(p.stat().st_mode | stat.S_IWUSR)
@@ -280,7 +282,7 @@ def build_component(c: Component) -> None:
             c.build(b)
             for name in c.binaries:
                 if not (out / name).exists():
-                    raise StepFailed(f"build {c.name}: expected binary {name} is missing; log: {b.log}")
+                    raise StepError(f"build {c.name}: expected binary {name} is missing; log: {b.log}")
             (home / ".complete").write_text(c.key + "\n")
             shutil.rmtree(b.work, ignore_errors=True)
     link = paths.bin_dir()
@@ -296,7 +298,8 @@ def install_provider_plugin() -> None:
     """Install the provider into PULUMI_HOME so the engine never tries to download it."""
     v = versions.PULUMI_KUBERNETES
     plugin_dir = paths.pulumi_home() / "plugins" / f"resource-kubernetes-v{v}"
-    if (plugin_dir / "pulumi-resource-kubernetes").exists() and not (plugin_dir.parent / f"{plugin_dir.name}.partial").exists():
+    partial = plugin_dir.parent / f"{plugin_dir.name}.partial"
+    if (plugin_dir / "pulumi-resource-kubernetes").exists() and not partial.exists():
         return
     with phase(f"install provider plugin kubernetes v{v} into PULUMI_HOME"):
         env = dict(os.environ, PULUMI_HOME=str(paths.pulumi_home()), PULUMI_SKIP_UPDATE_CHECK="true")
@@ -324,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 build_component(c)
             if all(c.is_built() for c in COMPONENTS if c.name in ("pulumi", "pulumi-resource-kubernetes")):
                 install_provider_plugin()
-        except StepFailed as err:
+        except StepError as err:
             fail(str(err))
 
 

@@ -157,7 +157,13 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return nil, err
 	}
-	config, err := json.Marshal(req.GetConfig())
+	// Always set both, as JSON object and array: a JSON null breaks the SDK, and an absent variable would
+	// let one inherited from our environment through.
+	configMap := req.GetConfig()
+	if configMap == nil {
+		configMap = map[string]string{}
+	}
+	config, err := json.Marshal(configMap)
 	if err != nil {
 		return nil, fmt.Errorf("failed to serialize configuration: %w", err)
 	}
@@ -382,7 +388,6 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 		req.GetUseLanguageVersionTools(), true, stdout, stderr); err != nil {
 		return err
 	}
-	fmt.Fprint(stdout, "Finished installing dependencies\n\n")
 	return closer.Close()
 }
 

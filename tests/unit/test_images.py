@@ -13,7 +13,7 @@ import pytest
 
 from localcluster import images, oci
 from localcluster.images import Account, File, Recipe
-from localcluster.progress import StepFailed
+from localcluster.progress import StepError
 
 BASE = Recipe(name="stateful.local/demo:1", packages=("bash", "coreutils"), script="true",
               files=(File(path="/etc/demo.conf", text="a=1\n"),), cmd=("bash",))
@@ -180,7 +180,7 @@ def test_a_cached_archive_is_returned_without_building(tmp_path: Path, monkeypat
 
 
 def test_an_unknown_image_name_is_rejected() -> None:
-    with pytest.raises(StepFailed, match="unknown image"):
+    with pytest.raises(StepError, match="unknown image"):
         images.select(["redis"])
 
 
