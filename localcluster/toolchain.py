@@ -223,7 +223,7 @@ def build_provider(b: Build) -> None:
     cmd = b.work / "cmd" / "pulumi-resource-kubernetes"
     b.go("run", "generate.go", cwd=cmd, extra_env={"VERSION": versions.PULUMI_KUBERNETES})
     go_build(b, ["./cmd/pulumi-resource-kubernetes"],
-             ldflags=f"-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version={versions.PULUMI_KUBERNETES}")
+             ldflags=f"-X {provider}/pkg/version.Version={versions.PULUMI_KUBERNETES}")
 
 
 COMPONENTS: tuple[Component, ...] = (
