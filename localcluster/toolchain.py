@@ -10,6 +10,7 @@ released version.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -63,12 +64,18 @@ class Component:
     binaries: tuple[str, ...]
     build: Callable[[Build], None]
     recipe: int = 1
-    needs: tuple[str, ...] = field(default=())
+    sources: Path | None = field(default=None)
 
     @property
     def key(self) -> str:
-        """Cache key: name, version and recipe revision."""
-        return f"{self.name}-{self.version}-r{self.recipe}"
+        """Cache key: name, version, recipe revision, and a hash of in-repo sources if any."""
+        key = f"{self.name}-{self.version}-r{self.recipe}"
+        if self.sources is not None:
+            digest = hashlib.sha256()
+            for f in sorted(p for p in self.sources.rglob("*") if p.is_file()):
+                digest.update(f.relative_to(self.sources).as_posix().encode() + b"\0" + f.read_bytes())
+            key += "-" + digest.hexdigest()[:12]
+        return key
 
     def home(self) -> Path:
         """Where this version's binaries are kept."""
@@ -234,7 +241,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("pulumi", versions.PULUMI_CLI, ("pulumi",), build_pulumi),
     Component("pulumi-language-python", versions.PULUMI_SDK,
               ("pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-pulumi-python"),
-              build_language_host),
+              build_language_host, sources=REPO / "localcluster" / "langhost"),
     Component("pulumi-resource-kubernetes", versions.PULUMI_KUBERNETES, ("pulumi-resource-kubernetes",),
               build_provider),
 )
@@ -285,6 +292,7 @@ def build_component(c: Component) -> None:
                     raise StepError(f"build {c.name}: expected binary {name} is missing; log: {b.log}")
             (home / ".complete").write_text(c.key + "\n")
             shutil.rmtree(b.work, ignore_errors=True)
+            prune_other_builds(c)
     link = paths.bin_dir()
     link.mkdir(parents=True, exist_ok=True)
     for name in c.binaries:
@@ -292,6 +300,33 @@ def build_component(c: Component) -> None:
         if dst.is_symlink() or dst.exists():
             dst.unlink()
         dst.symlink_to(home / "bin" / name)
+
+
+def prune_other_builds(c: Component) -> None:
+    """Remove cached builds of other versions or recipes of this component."""
+    for old in home_parent(c).glob(f"{c.name}-*"):
+        if old.name != c.key and old.name[len(c.name) + 1:][:1].isdigit():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def home_parent(c: Component) -> Path:
+    """The directory holding every cached build."""
+    return c.home().parent
+
+
+def link_language_host_beside_cli() -> None:
+    """Link the language host next to the real ``pulumi`` binary, where the engine looks first.
+
+    Found only on PATH, the engine still uses it but warns on every run.
+    """
+    by_name = {c.name: c for c in COMPONENTS}
+    cli_dir = by_name["pulumi"].home() / "bin"
+    host = by_name["pulumi-language-python"]
+    for name in host.binaries:
+        dst = cli_dir / name
+        if dst.is_symlink() or dst.exists():
+            dst.unlink()
+        dst.symlink_to(host.home() / "bin" / name)
 
 
 def install_provider_plugin() -> None:
@@ -325,7 +360,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             for c in chosen:
                 build_component(c)
-            if all(c.is_built() for c in COMPONENTS if c.name in ("pulumi", "pulumi-resource-kubernetes")):
+            if all(c.is_built() for c in COMPONENTS if c.name.startswith("pulumi")):
+                link_language_host_beside_cli()
                 install_provider_plugin()
         except StepError as err:
             fail(str(err))
