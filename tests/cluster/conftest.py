@@ -1,4 +1,4 @@
-"""Fixtures for the cluster-infrastructure tests: API clients and a throwaway ``demo`` namespace.
+"""Fixtures for the cluster-infrastructure tests: API clients and a throwaway namespace.
 
 These tests need a running local cluster (``make cluster``) and nothing from Pulumi. The kubeconfig
 comes from ``$KUBECONFIG`` (default: the local cluster's admin kubeconfig). Run them through
@@ -20,7 +20,10 @@ from kubernetes.client.exceptions import ApiException
 
 from localcluster import paths
 
-NAMESPACE = "demo"
+# The tutorial's namespace is `demo`, but the deployed stack owns `demo` (its nginx app), so these
+# infrastructure tests use their own namespace unless told otherwise (CLUSTER_TEST_NAMESPACE=demo on a
+# cluster without the stack reproduces the tutorial to the letter).
+NAMESPACE = os.environ.get("CLUSTER_TEST_NAMESPACE", "classic-demo")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,9 +67,22 @@ def _delete_namespace(api: Api, name: str, timeout: float = 180.0) -> None:
     raise AssertionError(f"namespace {name} still exists {timeout:.0f} s after deletion")
 
 
+def _refuse_managed(api: Api, name: str) -> None:
+    try:
+        ns = api.core.read_namespace(name)
+    except ApiException as err:
+        if err.status == 404:
+            return
+        raise
+    labels = ns.metadata.labels or {}
+    if labels.get("app.kubernetes.io/managed-by") == "pulumi":
+        pytest.fail(f"namespace {name} is managed by a Pulumi stack; set CLUSTER_TEST_NAMESPACE to another name")
+
+
 @pytest.fixture(scope="module")
 def namespace(api: Api) -> Iterator[str]:
-    """A fresh ``demo`` namespace, deleted (with its claims and volumes) afterwards."""
+    """A fresh namespace, deleted (with its claims and volumes) afterwards; never one Pulumi manages."""
+    _refuse_managed(api, NAMESPACE)
     _delete_namespace(api, NAMESPACE)
     api.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
     yield NAMESPACE

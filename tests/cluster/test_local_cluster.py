@@ -1,7 +1,8 @@
 """The local cluster does what issue 5 promises, checked with the Kubernetes API and plain names.
 
 The classic StatefulSet example (headless Service ``nginx-demo``, StatefulSet ``web-demo`` with a
-volumeClaimTemplate, image ``stateful.local/nginx:1.22``) in namespace ``demo``: ordered start,
+volumeClaimTemplate, image ``stateful.local/nginx:1.22``) in its own namespace (``classic-demo``;
+the stack owns ``demo``): ordered start,
 stable DNS names that follow a recreated pod, the same claim after a restart, ordered scaling; plus
 node count and version, anti-affinity across nodes, and that unused cluster addresses stay local.
 """

@@ -6,6 +6,7 @@ stack outputs (see ``stack.App``); this module only knows generic StatefulSet be
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -32,9 +33,12 @@ class Kube:
 
 
 def connect(context: str | None) -> Kube:
-    """Clients for the kubeconfig in ``$KUBECONFIG`` and the given context (its current one if None)."""
+    """Clients for the kubeconfig in ``$KUBECONFIG`` and the given context (its current one if None).
+
+    ``$KUBECONFIG`` is read now, not when the client was imported (its default is fixed at import).
+    """
     load: Any = config.load_kube_config  # the client's loaders are untyped
-    load(context=context)
+    load(config_file=os.environ.get("KUBECONFIG") or None, context=context)
     return Kube(core=client.CoreV1Api(), apps=client.AppsV1Api())
 
 

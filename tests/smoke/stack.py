@@ -120,8 +120,8 @@ def merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]
         old = merged.get(key)
         if value is REMOVE:
             merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(old, Mapping):
-            merged[key] = merge(old, value)
+        elif isinstance(value, Mapping):
+            merged[key] = merge(old if isinstance(old, Mapping) else {}, value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged

@@ -16,7 +16,7 @@ import pymysql
 import pytest
 
 from . import mysqldb
-from .kube import Kube, claim_names, delete_pods, delete_pvcs, pod_uids, wait_ready
+from .kube import Kube, claim_names, delete_pods, delete_pvcs, pod_uids, wait_ready, wait_rolled_out
 from .mysqldb import Login
 from .stack import App, StackDriver
 from .waits import wait_until
@@ -206,9 +206,10 @@ class ScaledUp:
     ordinal: int
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def scaled_up(kube: Kube, mysql: App, root: Login, db: str, driver: StackDriver) -> Iterator[ScaledUp]:
     """One more replica through config and ``pulumi up``; back to the stack's config afterwards."""
+    wait_rolled_out(kube, mysql.namespace, mysql.statefulset)
     _insert(mysql, root, db, {300: f"before-scale-{db}"})
     existing = _rows(_primary(mysql), mysql, root, db)
     new = mysql.ordinals[-1] + 1
@@ -220,13 +221,19 @@ def scaled_up(kube: Kube, mysql: App, root: Login, db: str, driver: StackDriver)
         delete_pvcs(kube, mysql.namespace, claim_names(kube, mysql.namespace, mysql.statefulset, [new]))
 
 
-def test_a_new_replica_starts_with_the_existing_data(mysql: App, root: Login, db: str, scaled_up: ScaledUp) -> None:
-    _wait_replicated(mysql, scaled_up.ordinal, root, db, rows=scaled_up.existing, timeout=SERVER_S)
+class TestAddingAReplica:
+    """One more replica through ``pulumi up``, then the stack's own config deployed again."""
 
+    def test_a_new_replica_starts_with_the_existing_data(
+        self, mysql: App, root: Login, db: str, scaled_up: ScaledUp
+    ) -> None:
+        _wait_replicated(mysql, scaled_up.ordinal, root, db, rows=scaled_up.existing, timeout=SERVER_S)
 
-def test_a_new_replica_gets_server_id_100_plus_its_ordinal(mysql: App, root: Login, scaled_up: ScaledUp) -> None:
-    host = mysql.dns(scaled_up.ordinal)
-    ((server_id,),) = wait_until(lambda: mysqldb.query(host, _port(mysql), root, "SELECT @@server_id"),
-                                 SERVER_S, f"{mysql.pod(scaled_up.ordinal)} to accept connections", ignore=DOWN)
-    assert int(server_id) == 100 + scaled_up.ordinal, (
-        f"{mysql.pod(scaled_up.ordinal)} reports server_id {server_id}, expected {100 + scaled_up.ordinal}")
+    def test_a_new_replica_gets_server_id_100_plus_its_ordinal(
+        self, mysql: App, root: Login, scaled_up: ScaledUp
+    ) -> None:
+        host = mysql.dns(scaled_up.ordinal)
+        ((server_id,),) = wait_until(lambda: mysqldb.query(host, _port(mysql), root, "SELECT @@server_id"),
+                                     SERVER_S, f"{mysql.pod(scaled_up.ordinal)} to accept connections", ignore=DOWN)
+        assert int(server_id) == 100 + scaled_up.ordinal, (
+            f"{mysql.pod(scaled_up.ordinal)} reports server_id {server_id}, expected {100 + scaled_up.ordinal}")

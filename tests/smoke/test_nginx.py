@@ -103,7 +103,7 @@ class Recreated:
     page: str
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def recreated(kube: Kube, nginx: App, run_id: str) -> Iterator[Recreated]:
     """Each pod writes its hostname into a page on its volume; then every pod is deleted and recreated."""
     ns = nginx.namespace
@@ -126,31 +126,32 @@ def recreated(kube: Kube, nginx: App, run_id: str) -> Iterator[Recreated]:
             exec_in_pod(kube, ns, name, ["rm", "-f", docroot + page], container=container)
 
 
-def test_deleted_pods_come_back_with_the_same_names(recreated: Recreated) -> None:
-    assert sorted(recreated.after) == sorted(recreated.before)
-    same = [n for n, p in recreated.after.items() if p.metadata.uid == recreated.before[n].metadata.uid]
-    assert not same, f"pods {same} were not recreated (same UID after deletion)"
+class TestDeletingEveryPod:
+    """Every pod deleted at once: identity and storage follow the new pods."""
 
+    def test_deleted_pods_come_back_with_the_same_names(self, recreated: Recreated) -> None:
+        assert sorted(recreated.after) == sorted(recreated.before)
+        same = [n for n, p in recreated.after.items() if p.metadata.uid == recreated.before[n].metadata.uid]
+        assert not same, f"pods {same} were not recreated (same UID after deletion)"
 
-def test_dns_names_follow_the_recreated_pods(nginx: App, recreated: Recreated) -> None:
-    old_ips = {n: p.status.pod_ip for n, p in recreated.before.items()}
-    new_ips = {n: p.status.pod_ip for n, p in recreated.after.items()}
-    assert old_ips != new_ips, (
-        f"every recreated pod got its old IP back ({new_ips}), so this run cannot show DNS following a new IP")
-    for i in nginx.ordinals:
-        _wait_dns(nginx, i, new_ips[nginx.pod(i)])
+    def test_dns_names_follow_the_recreated_pods(self, nginx: App, recreated: Recreated) -> None:
+        old_ips = {n: p.status.pod_ip for n, p in recreated.before.items()}
+        new_ips = {n: p.status.pod_ip for n, p in recreated.after.items()}
+        assert old_ips != new_ips, (
+            f"every recreated pod got its old IP back ({new_ips}), so this run cannot show DNS following a new IP")
+        for i in nginx.ordinals:
+            _wait_dns(nginx, i, new_ips[nginx.pod(i)])
 
-
-def test_recreated_pods_serve_their_pages_from_their_own_volumes(nginx: App, recreated: Recreated) -> None:
-    wrong = []
-    for i in nginx.ordinals:
-        name, host = nginx.pod(i), nginx.dns(i)
-        for page in (recreated.page, "/"):
-            served = wait_until(partial(http_get, host, _port(nginx), page), DNS_S,
-                                f"{host} to serve {page}", ignore=(OSError,))
-            if name not in served.split():
-                wrong.append(f"recreated {name} serves {served.strip()[:80]!r} at {page}, expected its own name")
-    assert not wrong, "; ".join(wrong)
+    def test_recreated_pods_serve_their_pages_from_their_own_volumes(self, nginx: App, recreated: Recreated) -> None:
+        wrong = []
+        for i in nginx.ordinals:
+            name, host = nginx.pod(i), nginx.dns(i)
+            for page in (recreated.page, "/"):
+                served = wait_until(partial(http_get, host, _port(nginx), page), DNS_S,
+                                    f"{host} to serve {page}", ignore=(OSError,))
+                if name not in served.split():
+                    wrong.append(f"recreated {name} serves {served.strip()[:80]!r} at {page}, expected its own name")
+        assert not wrong, "; ".join(wrong)
 
 
 # --- ordered scaling -------------------------------------------------------------------------------
@@ -170,10 +171,11 @@ class Scaling:
     when_scaled: str
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def scaling(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[Scaling]:
     """Scale up by three through config and ``pulumi up``, then back through the stack's own config."""
     ns, start = nginx.namespace, nginx.replicas
+    wait_rolled_out(kube, ns, nginx.statefulset)
     peak = start + SCALE_BY
     added = [nginx.ordinals[-1] + 1 + k for k in range(SCALE_BY)]
     try:
@@ -196,60 +198,62 @@ def scaling(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[Scaling]:
         delete_pvcs(kube, ns, claim_names(kube, ns, nginx.statefulset, added))
 
 
-def test_scaling_up_creates_each_new_pod_after_its_predecessor_is_ready(nginx: App, scaling: Scaling) -> None:
-    created = scaling.grown.created()
-    names = [e.name for e in created]
-    expected = [nginx.pod(i) for i in scaling.added]
-    assert names == expected, f"scaling {scaling.start}->{scaling.peak} created {names}, expected {expected} in order"
-    by_name: dict[str, PodSeen] = {}
-    for seen in [*scaling.grown.initial.values(), *created]:
-        by_name.setdefault(seen.name, seen)
-    problems = []
-    for pod in created:
-        pred = nginx.pod(int(pod.name.rsplit("-", 1)[1]) - 1)
-        ready = scaling.grown.first_ready(by_name[pred].uid) if pred in by_name else None
-        if ready is None:
-            problems.append(f"{pod.name} was created but its predecessor {pred} was never seen Ready")
-        elif ready.seq > pod.seq:
-            problems.append(f"{pod.name} was created before {pred} was seen Ready")
-        elif ready.ready_since is not None and ready.ready_since > pod.created:
-            problems.append(f"{pod.name} was created at {pod.created:%H:%M:%S}, before {pred} "
-                            f"became Ready at {ready.ready_since:%H:%M:%S}")
-    assert not problems, "; ".join(problems)
-    assert not scaling.grown.errors, f"the pod watch lost events: {scaling.grown.errors}"
+class TestScalingThroughStackConfig:
+    """Replicas raised by three with ``pulumi up``, then the stack's own config deployed again."""
 
+    def test_scaling_up_creates_each_new_pod_after_its_predecessor_is_ready(self, nginx: App, scaling: Scaling) -> None:
+        created = scaling.grown.created()
+        names = [e.name for e in created]
+        expected = [nginx.pod(i) for i in scaling.added]
+        assert names == expected, (
+            f"scaling {scaling.start}->{scaling.peak} created {names}, expected {expected} in this order")
+        by_name: dict[str, PodSeen] = {}
+        for seen in [*scaling.grown.initial.values(), *created]:
+            by_name.setdefault(seen.name, seen)
+        problems = []
+        for pod in created:
+            pred = nginx.pod(int(pod.name.rsplit("-", 1)[1]) - 1)
+            ready = scaling.grown.first_ready(by_name[pred].uid) if pred in by_name else None
+            if ready is None:
+                problems.append(f"{pod.name} was created but its predecessor {pred} was never seen Ready")
+            elif ready.seq > pod.seq:
+                problems.append(f"{pod.name} was created before {pred} was seen Ready")
+            elif ready.ready_since is not None and ready.ready_since > pod.created:
+                problems.append(f"{pod.name} was created at {pod.created:%H:%M:%S}, before {pred} "
+                                f"became Ready at {ready.ready_since:%H:%M:%S}")
+        assert not problems, "; ".join(problems)
+        assert not scaling.grown.errors, f"the pod watch lost events: {scaling.grown.errors}"
 
-def test_scaling_down_deletes_pods_in_reverse_ordinal_order(nginx: App, scaling: Scaling) -> None:
-    deletions = scaling.shrunk.deletions()
-    names = [e.name for e in deletions]
-    expected = [nginx.pod(i) for i in reversed(scaling.added)]
-    assert names == expected, (
-        f"scaling {scaling.peak}->{scaling.start} deleted {names}, expected {expected} in this order")
-    gone_at = {e.uid: e.seq for e in scaling.shrunk.snapshot() if e.event == "DELETED"}
-    overlapping = [f"{b.name} began terminating before {a.name} was gone"
-                   for a, b in itertools.pairwise(deletions) if gone_at.get(a.uid, b.seq + 1) > b.seq]
-    assert not overlapping, f"scaling down did not remove one pod at a time: {'; '.join(overlapping)}"
-    assert not scaling.shrunk.errors, f"the pod watch lost events: {scaling.shrunk.errors}"
+    def test_scaling_down_deletes_pods_in_reverse_ordinal_order(self, nginx: App, scaling: Scaling) -> None:
+        deletions = scaling.shrunk.deletions()
+        names = [e.name for e in deletions]
+        expected = [nginx.pod(i) for i in reversed(scaling.added)]
+        assert names == expected, (
+            f"scaling {scaling.peak}->{scaling.start} deleted {names}, expected {expected} in this order")
+        gone_at = {e.uid: e.seq for e in scaling.shrunk.snapshot() if e.event == "DELETED"}
+        overlapping = [f"{b.name} began terminating before {a.name} was gone"
+                       for a, b in itertools.pairwise(deletions) if gone_at.get(a.uid, b.seq + 1) > b.seq]
+        assert not overlapping, f"scaling down did not remove one pod at a time: {'; '.join(overlapping)}"
+        assert not scaling.shrunk.errors, f"the pod watch lost events: {scaling.shrunk.errors}"
 
-
-def test_scaling_down_treats_the_removed_pods_claims_as_the_retention_policy_says(
-    kube: Kube, nginx: App, scaling: Scaling
-) -> None:
-    if scaling.when_scaled == "Delete":
-        wait_until(lambda: sorted(set(scaling.removed_claims) & pvc_names(kube, nginx.namespace)), 120,
-                   "whenScaled Delete to remove the claims of the removed pods", until=lambda kept: not kept)
-    else:
-        missing = sorted(set(scaling.removed_claims) - scaling.claims_after)
-        assert not missing, f"whenScaled is {scaling.when_scaled}, yet scaling down deleted the claims {missing}"
+    def test_scaling_down_treats_the_removed_pods_claims_as_the_retention_policy_says(
+        self,     kube: Kube, nginx: App, scaling: Scaling
+    ) -> None:
+        if scaling.when_scaled == "Delete":
+            wait_until(lambda: sorted(set(scaling.removed_claims) & pvc_names(kube, nginx.namespace)), 120,
+                       "whenScaled Delete to remove the claims of the removed pods", until=lambda kept: not kept)
+        else:
+            missing = sorted(set(scaling.removed_claims) - scaling.claims_after)
+            assert not missing, f"whenScaled is {scaling.when_scaled}, yet scaling down deleted the claims {missing}"
 
 
 # --- updates -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def rolling(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[PodRecorder]:
     """The pod watch while ``pulumi up`` rolls out a pod-template change."""
-    sts = statefulset(kube, nginx.namespace, nginx.statefulset)
+    sts = wait_rolled_out(kube, nginx.namespace, nginx.statefulset)
     assert (sts.spec.update_strategy.type or "RollingUpdate") == "RollingUpdate", (
         f"the stack deploys {nginx.statefulset} with {sts.spec.update_strategy.type}, the test needs RollingUpdate")
     change = _template_change(kube, nginx, driver)
@@ -258,11 +262,14 @@ def rolling(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[PodRecorder
         yield rec
 
 
-def test_a_rolling_update_replaces_pods_in_reverse_ordinal_order(nginx: App, rolling: PodRecorder) -> None:
-    replaced = [e.name for e in rolling.deletions() if e.uid in rolling.initial]
-    expected = list(reversed(nginx.pods()))
-    assert replaced == expected, f"the rolling update replaced {replaced}, expected {expected} in this order"
-    assert not rolling.errors, f"the pod watch lost events: {rolling.errors}"
+class TestRollingUpdate:
+    """A pod-template change deployed with RollingUpdate."""
+
+    def test_a_rolling_update_replaces_pods_in_reverse_ordinal_order(self, nginx: App, rolling: PodRecorder) -> None:
+        replaced = [e.name for e in rolling.deletions() if e.uid in rolling.initial]
+        expected = list(reversed(nginx.pods()))
+        assert replaced == expected, f"the rolling update replaced {replaced}, expected {expected} in this order"
+        assert not rolling.errors, f"the pod watch lost events: {rolling.errors}"
 
 
 @dataclass(frozen=True)
@@ -276,12 +283,12 @@ class Partitioned:
     new_revision: str
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def partitioned(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[Partitioned]:
     """A template change deployed with ``updateStrategy.partition = 1``."""
     ns, partition = nginx.namespace, 1
     assert nginx.replicas > partition, f"the partition test needs more than {partition} replicas"
-    old = statefulset(kube, ns, nginx.statefulset).status.update_revision
+    old = wait_rolled_out(kube, ns, nginx.statefulset).status.update_revision
     before = {n: get_pod(kube, ns, n) for n in nginx.pods()}
     change = _template_change(kube, nginx, driver,
                               updateStrategy={"type": "RollingUpdate", "partition": partition})
@@ -296,30 +303,32 @@ def partitioned(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[Partiti
                           old_revision=old, new_revision=sts.status.update_revision)
 
 
-def test_a_partition_updates_only_pods_at_or_above_it(nginx: App, partitioned: Partitioned) -> None:
-    wrong = []
-    for i, name in enumerate(nginx.pods()):  # the partition counts pods from the first ordinal
-        pod = partitioned.after[name]
-        want = partitioned.new_revision if i >= partitioned.partition else partitioned.old_revision
-        if revision(pod) != want:
-            side = "at or above" if i >= partitioned.partition else "below"
-            wrong.append(f"{name} ({side} partition {partitioned.partition}) runs revision {revision(pod)}, "
-                         f"expected {want}")
-        if i < partitioned.partition and pod.metadata.uid != partitioned.before[name].metadata.uid:
-            wrong.append(f"{name} is below partition {partitioned.partition} but was replaced")
-    assert not wrong, "; ".join(wrong)
+class TestPartitionedRollingUpdate:
+    """A pod-template change deployed with a RollingUpdate partition of 1."""
 
+    def test_a_partition_updates_only_pods_at_or_above_it(self, nginx: App, partitioned: Partitioned) -> None:
+        wrong = []
+        for i, name in enumerate(nginx.pods()):  # the partition counts pods from the first ordinal
+            pod = partitioned.after[name]
+            want = partitioned.new_revision if i >= partitioned.partition else partitioned.old_revision
+            if revision(pod) != want:
+                side = "at or above" if i >= partitioned.partition else "below"
+                wrong.append(f"{name} ({side} partition {partitioned.partition}) runs revision {revision(pod)}, "
+                             f"expected {want}")
+            if i < partitioned.partition and pod.metadata.uid != partitioned.before[name].metadata.uid:
+                wrong.append(f"{name} is below partition {partitioned.partition} but was replaced")
+        assert not wrong, "; ".join(wrong)
 
-def test_a_pod_deleted_below_the_partition_returns_on_the_old_revision(
-    kube: Kube, nginx: App, partitioned: Partitioned
-) -> None:
-    name = nginx.pod(nginx.ordinals[partitioned.partition - 1])
-    old_uid = partitioned.after[name].metadata.uid
-    delete_pods(kube, nginx.namespace, [name])
-    pod = wait_ready(kube, nginx.namespace, [name], not_uids={name: old_uid})[name]
-    assert revision(pod) == partitioned.old_revision, (
-        f"{name} (below partition {partitioned.partition}) came back on revision {revision(pod)}, "
-        f"expected the old revision {partitioned.old_revision}")
+    def test_a_pod_deleted_below_the_partition_returns_on_the_old_revision(
+        self,     kube: Kube, nginx: App, partitioned: Partitioned
+    ) -> None:
+        name = nginx.pod(nginx.ordinals[partitioned.partition - 1])
+        old_uid = partitioned.after[name].metadata.uid
+        delete_pods(kube, nginx.namespace, [name])
+        pod = wait_ready(kube, nginx.namespace, [name], not_uids={name: old_uid})[name]
+        assert revision(pod) == partitioned.old_revision, (
+            f"{name} (below partition {partitioned.partition}) came back on revision {revision(pod)}, "
+            f"expected the old revision {partitioned.old_revision}")
 
 
 @dataclass(frozen=True)
@@ -336,11 +345,11 @@ class OnDelete:
 ON_DELETE_QUIET_S = 15.0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def on_delete(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[OnDelete]:
     """A template change deployed with ``updateStrategy.type = OnDelete``, then watched for a while."""
     ns = nginx.namespace
-    old = statefulset(kube, ns, nginx.statefulset).status.update_revision
+    old = wait_rolled_out(kube, ns, nginx.statefulset).status.update_revision
     change = _template_change(kube, nginx, driver,
                               updateStrategy={"type": "OnDelete", "partition": REMOVE})
     with driver.changed_config(change):
@@ -357,21 +366,23 @@ def on_delete(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[OnDelete]
                        pods={n: get_pod(kube, ns, n) for n in nginx.pods()})
 
 
-def test_on_delete_leaves_running_pods_on_the_old_revision(on_delete: OnDelete) -> None:
-    deleted = [e.name for e in on_delete.watched.deletions()]
-    assert not deleted, f"with OnDelete the controller deleted {deleted} by itself after a template change"
-    wrong = [f"{n} runs revision {revision(p)}" for n, p in on_delete.pods.items()
-             if revision(p) != on_delete.old_revision]
-    assert not wrong, f"with OnDelete, expected every pod on the old revision {on_delete.old_revision}: {wrong}"
+class TestOnDeleteUpdate:
+    """A pod-template change deployed with the OnDelete strategy."""
 
+    def test_on_delete_leaves_running_pods_on_the_old_revision(self, on_delete: OnDelete) -> None:
+        deleted = [e.name for e in on_delete.watched.deletions()]
+        assert not deleted, f"with OnDelete the controller deleted {deleted} by itself after a template change"
+        wrong = [f"{n} runs revision {revision(p)}" for n, p in on_delete.pods.items()
+                 if revision(p) != on_delete.old_revision]
+        assert not wrong, f"with OnDelete, expected every pod on the old revision {on_delete.old_revision}: {wrong}"
 
-def test_on_delete_gives_a_deleted_pod_the_new_revision(kube: Kube, nginx: App, on_delete: OnDelete) -> None:
-    name = nginx.pod(nginx.ordinals[-1])
-    delete_pods(kube, nginx.namespace, [name])
-    pod = wait_ready(kube, nginx.namespace, [name], not_uids={name: on_delete.pods[name].metadata.uid})[name]
-    assert revision(pod) == on_delete.new_revision, (
-        f"{name} was deleted under OnDelete and came back on revision {revision(pod)}, "
-        f"expected the new revision {on_delete.new_revision}")
-    others = {n: revision(get_pod(kube, nginx.namespace, n)) for n in nginx.pods() if n != name}
-    moved = [n for n, rev in others.items() if rev != on_delete.old_revision]
-    assert not moved, f"pods {moved} changed revision although only {name} was deleted"
+    def test_on_delete_gives_a_deleted_pod_the_new_revision(self, kube: Kube, nginx: App, on_delete: OnDelete) -> None:
+        name = nginx.pod(nginx.ordinals[-1])
+        delete_pods(kube, nginx.namespace, [name])
+        pod = wait_ready(kube, nginx.namespace, [name], not_uids={name: on_delete.pods[name].metadata.uid})[name]
+        assert revision(pod) == on_delete.new_revision, (
+            f"{name} was deleted under OnDelete and came back on revision {revision(pod)}, "
+            f"expected the new revision {on_delete.new_revision}")
+        others = {n: revision(get_pod(kube, nginx.namespace, n)) for n in nginx.pods() if n != name}
+        moved = [n for n, rev in others.items() if rev != on_delete.old_revision]
+        assert not moved, f"pods {moved} changed revision although only {name} was deleted"

@@ -30,6 +30,14 @@ def _port(app: App) -> int:
     return app.port("client")
 
 
+def _client_hosts(app: App) -> list[str]:
+    """Where clients connect: the client Service (the one exporting the client port), else every member."""
+    for name, ports in app.services.items():
+        if name != app.headless_service and "client" in ports:
+            return [f"{name}.{app.namespace}.svc.{app.cluster_domain}"]
+    return app.pod_dns
+
+
 def _roles(app: App) -> dict[str, str]:
     return zk.modes(app.pod_dns, _port(app))
 
@@ -120,7 +128,7 @@ def failover(kube: Kube, zookeeper: App, root: str) -> Failover:
     name = zookeeper.pod(leader)
     old_uid = pod_uids(kube, zookeeper.namespace, [name])[name]
     others = [h for h in zookeeper.pod_dns if h != leader_host]
-    with zk.Writer(zookeeper.pod_dns, _port(zookeeper), f"{root}/failover") as writer:
+    with zk.Writer(_client_hosts(zookeeper), _port(zookeeper), f"{root}/failover") as writer:
         writer.wait_for_writes(5, 30, "before the leader's pod is deleted")
         start = time.monotonic()
         delete_pods(kube, zookeeper.namespace, [name])
@@ -131,6 +139,9 @@ def failover(kube: Kube, zookeeper: App, root: str) -> Failover:
         returned = wait_ready(kube, zookeeper.namespace, [name], not_uids={name: old_uid})[name]
         _wait_for_one_leader(zookeeper, timeout=120)
         writer.wait_for_writes(5, 60, f"after {name} returned")
+    gap, _ = writer.longest_gap()
+    print(f"leader {name} deleted: new leader after {elected_after:.1f} s; longest write gap {gap:.1f} s; "
+          f"{writer.count()} writes acknowledged")
     return Failover(
         old_leader=leader,
         old_uid=old_uid,
@@ -182,9 +193,10 @@ def test_the_deleted_leader_pod_returns_with_its_name_and_data(
 
 @dataclass(frozen=True)
 class Rollout:
-    """A writer's view of a rolling update of every member and the rollback to the stack's config."""
+    """A writer's and the members' view of a rolling update of every member and back."""
 
     writer: zk.Writer
+    monitor: zk.QuorumMonitor
     replaced: list[str]
 
 
@@ -192,10 +204,12 @@ class Rollout:
 def rollout(kube: Kube, zookeeper: App, driver: StackDriver, root: str) -> Rollout:
     """Roll every member (a pod-template change via ``pulumi up``) and back, under a running writer."""
     ns = zookeeper.namespace
+    wait_rolled_out(kube, ns, zookeeper.statefulset)
     _wait_for_one_leader(zookeeper)
     before = pod_uids(kube, ns, zookeeper.pods())
     change = driver.template_change(zookeeper, grace_period(kube, ns, zookeeper.statefulset))
-    with zk.Writer(zookeeper.pod_dns, _port(zookeeper), f"{root}/rollout") as writer:
+    with (zk.QuorumMonitor(zookeeper.pod_dns, _port(zookeeper)) as monitor,
+          zk.Writer(_client_hosts(zookeeper), _port(zookeeper), f"{root}/rollout") as writer):
         writer.wait_for_writes(5, 30, "before the rolling update")
         with driver.changed_config(change):
             wait_rolled_out(kube, ns, zookeeper.statefulset)
@@ -205,17 +219,29 @@ def rollout(kube: Kube, zookeeper: App, driver: StackDriver, root: str) -> Rollo
         _wait_for_one_leader(zookeeper, timeout=120)
         writer.wait_for_writes(5, 60, "after the rolling update")
     replaced = [n for n in zookeeper.pods() if after.get(n) != before.get(n)]
-    return Rollout(writer=writer, replaced=replaced)
+    outage, roles = monitor.longest_outage()
+    gap, at = writer.longest_gap()
+    print(f"rolling update: longest write gap {gap:.1f} s at {at:.0f} s; longest quorum outage {outage:.1f} s "
+          f"(starting with {roles}); {writer.count()} writes acknowledged")
+    return Rollout(writer=writer, monitor=monitor, replaced=replaced)
 
 
 def test_a_rolling_update_keeps_a_quorum_for_writers(zookeeper: App, rollout: Rollout) -> None:
     assert rollout.replaced == zookeeper.pods(), (
         f"the rolling update replaced only {rollout.replaced}; the template change did not reach every pod")
     gap, at = rollout.writer.longest_gap()
+    outage, _ = rollout.monitor.longest_outage()
     assert gap <= MAX_WRITE_GAP_S, (
         f"writes failed for {gap:.1f} s (from {at:.0f} s into the update) while members restarted, "
         f"more than {MAX_WRITE_GAP_S:.0f} s; {len(rollout.writer.failures)} failed attempts, "
-        f"first: {rollout.writer.failures[:3]}")
+        f"first: {rollout.writer.failures[:3]}; the members themselves had no quorum for at most {outage:.1f} s")
+
+
+def test_a_rolling_update_never_leaves_the_ensemble_without_quorum_for_long(rollout: Rollout) -> None:
+    outage, roles = rollout.monitor.longest_outage()
+    assert outage <= MAX_WRITE_GAP_S, (
+        f"the members had no quorum for {outage:.1f} s during the rolling update, more than "
+        f"{MAX_WRITE_GAP_S:.0f} s; roles when it began: {roles}")
 
 
 def test_a_rolling_update_loses_no_acknowledged_write(zookeeper: App, root: str, rollout: Rollout) -> None:

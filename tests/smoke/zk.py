@@ -28,10 +28,10 @@ def four_letter(host: str, port: int, cmd: str, timeout: float = 5.0) -> str:
     return answer
 
 
-def mode(host: str, port: int) -> str:
+def mode(host: str, port: int, timeout: float = 3.0) -> str:
     """The member's role from ``srvr``: ``leader``, ``follower``, ``standalone``, or why it has none."""
     try:
-        answer = four_letter(host, port, "srvr", timeout=3.0)
+        answer = four_letter(host, port, "srvr", timeout=timeout)
     except OSError as err:
         return f"unreachable ({type(err).__name__}: {err})"
     for line in answer.splitlines():
@@ -40,15 +40,21 @@ def mode(host: str, port: int) -> str:
     return f"not serving ({answer.strip()[:80]!r})"
 
 
-def modes(hosts: Sequence[str], port: int) -> dict[str, str]:
+def modes(hosts: Sequence[str], port: int, timeout: float = 3.0) -> dict[str, str]:
     """Role of every member, by host."""
-    return {host: mode(host, port) for host in hosts}
+    return {host: mode(host, port, timeout) for host in hosts}
 
 
 def one_leader(roles: dict[str, str]) -> bool:
     """Exactly one leader and every other member a follower."""
     values = list(roles.values())
     return values.count("leader") == 1 and values.count("follower") == len(values) - 1
+
+
+def has_quorum(roles: dict[str, str]) -> bool:
+    """A leader, and a majority of the members serving (as leader or follower)."""
+    serving = sum(role in ("leader", "follower") for role in roles.values())
+    return "leader" in roles.values() and serving >= len(roles) // 2 + 1
 
 
 def conf(host: str, port: int) -> dict[str, str]:
@@ -72,10 +78,11 @@ def mntr(host: str, port: int) -> dict[str, str]:
 
 
 def client(hosts: Sequence[str], port: int, *, timeout: float = 10.0) -> Any:
-    """A started kazoo client connected only to the given members (returns ``kazoo.client.KazooClient``).
+    """A started kazoo client connected only to the given hosts (returns ``kazoo.client.KazooClient``).
 
     Reconnection retries quickly and without kazoo's default back-off to an hour, so that a measured
-    outage is the ensemble's, not the client's.
+    outage is the ensemble's, not the client's. ``timeout`` is the session timeout, which kazoo also
+    uses as the connect timeout.
     """
     zk = KazooClient(
         hosts=",".join(f"{h}:{port}" for h in hosts),
@@ -94,6 +101,10 @@ def stop(zk: Any) -> None:
 
 #: Longest one write may block before it counts as failed (its outcome is then unknown).
 WRITE_TIMEOUT_S = 5.0
+#: The writer's session timeout. kazoo uses it as its connect timeout too, and a connection attempt to
+#: a member that just went away (its address has no host any more) only fails when it runs out; the
+#: server's minimum (``minSessionTimeout``, 4 s here) keeps that short.
+WRITER_SESSION_S = 4.0
 
 
 @dataclass
@@ -101,7 +112,8 @@ class Writer:
     """Writes numbered znodes under ``path`` as fast as the ensemble acknowledges them, in a thread.
 
     Keeps every acknowledged number with the time it was acknowledged, so a test can check that no
-    acknowledged write is lost and measure the longest stretch without a successful write.
+    acknowledged write is lost and measure the longest stretch without a successful write. Connect
+    it as clients do: through the client Service.
     """
 
     hosts: Sequence[str]
@@ -116,8 +128,8 @@ class Writer:
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> Writer:
-        """Connect to every member and start writing."""
-        self._zk = client(self.hosts, self.port)
+        """Connect and start writing."""
+        self._zk = client(self.hosts, self.port, timeout=WRITER_SESSION_S)
         self._zk.ensure_path(self.path)
         self.started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="zk-writer", daemon=True)
@@ -170,3 +182,45 @@ def written(zk: Any, path: str) -> set[int]:
     """Numbers of the writes present under ``path`` (after a ``sync``)."""
     zk.sync(path)
     return {int(child.split("-", 1)[1]) for child in zk.get_children(path)}
+
+
+@dataclass
+class QuorumMonitor:
+    """Asks every member for its role (``srvr``) twice a second, in a thread, and keeps the answers."""
+
+    hosts: Sequence[str]
+    port: int
+    samples: list[tuple[float, dict[str, str]]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> QuorumMonitor:
+        """Start polling."""
+        self._thread = threading.Thread(target=self._run, name="zk-quorum", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop polling."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), modes(self.hosts, self.port, timeout=1.0)))
+            self._stop.wait(0.5)
+
+    def longest_outage(self) -> tuple[float, dict[str, str]]:
+        """(seconds, the roles seen at its start) of the longest stretch of samples without a quorum."""
+        longest: tuple[float, dict[str, str]] = (0.0, {})
+        start: tuple[float, dict[str, str]] | None = None
+        for at, roles in self.samples:
+            if not has_quorum(roles):
+                start = start or (at, roles)
+            elif start is not None:
+                longest = max(longest, (at - start[0], start[1]), key=lambda item: item[0])
+                start = None
+        if start is not None and self.samples:
+            longest = max(longest, (self.samples[-1][0] - start[0], start[1]), key=lambda item: item[0])
+        return longest
