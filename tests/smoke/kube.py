@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,12 +91,6 @@ def get_pod(kube: Kube, namespace: str, name: str) -> Any:
         if err.status == 404:
             return None
         raise
-
-
-def list_pods(kube: Kube, namespace: str, labels: Mapping[str, str]) -> list[Any]:
-    """Pods matching the labels, sorted by ordinal."""
-    pods = kube.core.list_namespaced_pod(namespace, label_selector=label_selector(labels)).items
-    return sorted(pods, key=lambda p: ordinal(p.metadata.name))
 
 
 def pod_uids(kube: Kube, namespace: str, names: Iterable[str]) -> dict[str, str]:
@@ -379,7 +372,3 @@ class PodRecorder:
         """UIDs of the pods whose removal the watch reported."""
         return {e.uid for e in self.snapshot() if e.event == "DELETED"}
 
-
-def seconds_since(start: float) -> float:
-    """Seconds elapsed since a ``time.monotonic()`` reading."""
-    return time.monotonic() - start

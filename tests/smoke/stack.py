@@ -146,7 +146,6 @@ class StackDriver:
         self.config_file = config_file
         self.project = project
         self.changed = False
-        self.log: list[str] = []
 
     def settings(self) -> dict[str, Any]:
         """The stack's own settings file, parsed (``config`` holds the structured app objects)."""
@@ -166,12 +165,8 @@ class StackDriver:
         """
         return {self.key(app): {"terminationGracePeriodSeconds": grace_period_s + 1, **more}}
 
-    def config(self, key: str) -> dict[str, Any]:
-        """The stack's own value of a structured config key such as ``stateful:nginx``."""
-        return dict((self.settings().get("config") or {}).get(key) or {})
-
-    def _emit(self, line: str) -> None:
-        self.log.append(line)
+    @staticmethod
+    def _emit(line: str) -> None:
         print(line.rstrip("\n"), flush=True)  # captured by pytest, shown with a failing test
 
     def _up(self, config_file: Path | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from .kube import (
     exec_in_pod,
     get_pod,
     grace_period,
+    ordinal,
     pod_uids,
     pvc_names,
     revision,
@@ -212,7 +213,7 @@ class TestScalingThroughStackConfig:
             by_name.setdefault(seen.name, seen)
         problems = []
         for pod in created:
-            pred = nginx.pod(int(pod.name.rsplit("-", 1)[1]) - 1)
+            pred = nginx.pod(ordinal(pod.name) - 1)
             ready = scaling.grown.first_ready(by_name[pred].uid) if pred in by_name else None
             if ready is None:
                 problems.append(f"{pod.name} was created but its predecessor {pred} was never seen Ready")
@@ -320,7 +321,7 @@ class TestPartitionedRollingUpdate:
         assert not wrong, "; ".join(wrong)
 
     def test_a_pod_deleted_below_the_partition_returns_on_the_old_revision(
-        self,     kube: Kube, nginx: App, partitioned: Partitioned
+        self, kube: Kube, nginx: App, partitioned: Partitioned
     ) -> None:
         name = nginx.pod(nginx.ordinals[partitioned.partition - 1])
         old_uid = partitioned.after[name].metadata.uid
@@ -333,9 +334,9 @@ class TestPartitionedRollingUpdate:
 
 @dataclass(frozen=True)
 class OnDelete:
-    """The pods after a template change deployed with the OnDelete strategy."""
+    """The pods after a template change deployed with the OnDelete strategy, and what the controller deleted."""
 
-    watched: PodRecorder
+    deleted: list[str]
     old_revision: str
     new_revision: str
     pods: dict[str, Any]
@@ -352,17 +353,17 @@ def on_delete(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[OnDelete]
     old = wait_rolled_out(kube, ns, nginx.statefulset).status.update_revision
     change = _template_change(kube, nginx, driver,
                               updateStrategy={"type": "OnDelete", "partition": REMOVE})
-    with driver.changed_config(change):
+    with PodRecorder(kube, ns, nginx.selector) as watched, driver.changed_config(change):
         sts = wait_until(lambda: statefulset(kube, ns, nginx.statefulset), 60,
                          f"{nginx.statefulset} to record the new template as its update revision",
                          until=lambda s: (s.status.observed_generation or 0) >= s.metadata.generation
                          and s.status.update_revision != old)
-        with PodRecorder(kube, ns, nginx.selector) as watched:
-            holds_for(lambda: {n: p.metadata.uid for n, p in
-                               ((n, get_pod(kube, ns, n)) for n in nginx.pods()) if p is not None},
-                      ON_DELETE_QUIET_S, "every pod to keep running unchanged",
-                      until=lambda uids: uids == {e.name: e.uid for e in watched.initial.values()})
-        yield OnDelete(watched=watched, old_revision=old, new_revision=sts.status.update_revision,
+        holds_for(lambda: {n: p.metadata.uid for n, p in
+                           ((n, get_pod(kube, ns, n)) for n in nginx.pods()) if p is not None},
+                  ON_DELETE_QUIET_S, "every pod to keep running unchanged",
+                  until=lambda uids: uids == {e.name: e.uid for e in watched.initial.values()})
+        yield OnDelete(deleted=[e.name for e in watched.deletions()], old_revision=old,
+                       new_revision=sts.status.update_revision,
                        pods={n: get_pod(kube, ns, n) for n in nginx.pods()})
 
 
@@ -370,8 +371,8 @@ class TestOnDeleteUpdate:
     """A pod-template change deployed with the OnDelete strategy."""
 
     def test_on_delete_leaves_running_pods_on_the_old_revision(self, on_delete: OnDelete) -> None:
-        deleted = [e.name for e in on_delete.watched.deletions()]
-        assert not deleted, f"with OnDelete the controller deleted {deleted} by itself after a template change"
+        assert not on_delete.deleted, (
+            f"with OnDelete the controller deleted {on_delete.deleted} by itself after a template change")
         wrong = [f"{n} runs revision {revision(p)}" for n, p in on_delete.pods.items()
                  if revision(p) != on_delete.old_revision]
         assert not wrong, f"with OnDelete, expected every pod on the old revision {on_delete.old_revision}: {wrong}"
