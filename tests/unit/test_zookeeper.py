@@ -111,12 +111,19 @@ def test_the_start_script_writes_myid_as_ordinal_plus_one(tmp_path: Path) -> Non
     assert result.stdout.strip() == "zkServer.sh --config /conf start-foreground"
 
 
-def test_the_probes_ask_ruok_over_bash_dev_tcp(rendered: Render) -> None:
+def test_liveness_and_startup_ask_ruok_over_bash_dev_tcp(rendered: Render) -> None:
     spec = container(rendered())
-    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+    for probe in ("livenessProbe", "startupProbe"):
         assert spec[probe]["exec"]["command"] == ["bash", "/config/ruok.sh"]
     assert "/dev/tcp/127.0.0.1/2181" in zookeeper.RUOK_SCRIPT
     assert '[ "$reply" = imok ]' in zookeeper.RUOK_SCRIPT
+
+
+def test_readiness_requires_the_member_to_have_joined_the_quorum(rendered: Render) -> None:
+    spec = container(rendered())
+    assert spec["readinessProbe"]["exec"]["command"] == ["bash", "/config/ready.sh"]
+    assert "printf 'srvr'" in zookeeper.READY_SCRIPT
+    assert '"Mode: leader" | "Mode: follower" | "Mode: standalone") exit 0' in zookeeper.READY_SCRIPT
 
 
 @pytest.mark.parametrize(("members", "quorum", "tolerated"), [(1, 1, 0), (3, 2, 1), (5, 3, 2), (7, 4, 3)])
