@@ -6,11 +6,14 @@ The same commands work for any stack; the local stack additionally needs ``make 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kubernetes import client, config
 from pulumi import automation as auto
 
 from localcluster import env
@@ -50,6 +53,30 @@ def endpoint_lines(outs: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def wait_ready(outs: Mapping[str, Any], timeout_s: float = 300.0) -> None:
+    """Wait until every app's StatefulSet has all its replicas ready, e.g. after the cluster restarted.
+
+    ``pulumi up`` with no changes does not wait for pods; the endpoints are printed only once they serve.
+    """
+    api = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
+    apps = client.AppsV1Api(api)
+    deadline = time.monotonic() + timeout_s
+    for app in APPS:
+        o = outs.get(app)
+        if not o:
+            continue
+        ready: int | None = 0
+        while time.monotonic() < deadline:
+            sts = apps.read_namespaced_stateful_set(o["statefulset"], o["namespace"])
+            ready = (sts.status.ready_replicas if sts.status else 0) or 0
+            if ready >= o["replicas"]:
+                break
+            time.sleep(1)
+        else:
+            raise SystemExit(f"ERROR: {app}: StatefulSet {o['namespace']}/{o['statefulset']} has {ready} of "
+                             f"{o['replicas']} replicas ready after {timeout_s:.0f} s")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``python -m localcluster.deploy up|preview|destroy|endpoints --stack NAME``."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -69,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             st.destroy(on_output=printer, color="never")
         return
     if args.action in ("up", "endpoints"):
+        with phase("every StatefulSet ready"):
+            wait_ready(outputs(st))
         say("stable endpoints:")
         for line in endpoint_lines(outputs(st)):
             print(line, flush=True)
