@@ -73,8 +73,8 @@ def test_kubelet_config_keeps_the_node_apart_and_uses_cluster_dns(three: Layout)
 
 
 def test_upstream_nameservers_skip_the_cluster_dns_and_junk() -> None:
-    text = "search example\nnameserver 10.255.255.53\nnameserver 10.244.0.53\nnameserver bogus\n"
-    assert render.upstream_nameservers(text) == ["10.255.255.53"]
+    text = "search example\nnameserver 198.51.100.53\nnameserver 10.244.0.53\nnameserver bogus\n"
+    assert render.upstream_nameservers(text) == ["198.51.100.53"]
 
 
 def test_corefile_serves_cluster_local_with_a_short_ttl_and_forwards_the_rest() -> None:
