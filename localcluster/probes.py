@@ -58,18 +58,16 @@ def https_get(host: str, port: int, path: str, *, ca: Path | None = None, cert: 
         context.verify_mode = ssl.CERT_NONE
     if cert is not None and key is not None:
         context.load_cert_chain(str(cert), str(key))
-    conn = http.client.HTTPSConnection(host, port, context=context, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read().decode(errors="replace")
-    finally:
-        conn.close()
+    return _get(http.client.HTTPSConnection(host, port, context=context, timeout=timeout), path)
 
 
 def http_get(host: str, port: int, path: str, *, timeout: float = 3.0) -> tuple[int, str]:
     """Plain GET."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    return _get(http.client.HTTPConnection(host, port, timeout=timeout), path)
+
+
+def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, str]:
+    """GET ``path`` on an unopened connection; status and body, the connection closed after."""
     try:
         conn.request("GET", path)
         response = conn.getresponse()
