@@ -1,9 +1,14 @@
-"""Stateful clusters as code: read this stack's config once, then deploy nginx, ZooKeeper and MySQL."""
+"""Stateful clusters as code: read this stack's config once, check it against what runs, then deploy."""
+
+import os
 
 import pulumi
 
+from apps.changes import check_live_changes, targets
+from apps.config import ConfigError
 from apps.mysql import MySQLCredentials
 from apps.stack import PROJECT, deploy, parse_stack_settings
+from infra.live import LiveReadError, read_live
 from infra.provider import kubernetes_provider
 
 config = pulumi.Config(PROJECT)
@@ -17,6 +22,16 @@ secret_keys = {
     key.removeprefix(prefix) for key in pulumi.runtime.get_config_secret_keys_env() if key.startswith(prefix)
 }
 settings = parse_stack_settings(raw, secret_keys)  # fails `pulumi preview` before any resource exists
+
+# Against the live cluster: a change that would lose data is refused here, before anything changes.
+# Offline renderings (policy, unit tests) have no cluster to compare with and set STATEFUL_LIVE_CHECKS=off.
+if os.environ.get("STATEFUL_LIVE_CHECKS", "on") != "off":
+    try:
+        check_live_changes(settings, read_live(settings.kubeconfig_context, targets(settings)))
+    except LiveReadError as error:
+        if not pulumi.runtime.is_dry_run():
+            raise ConfigError(f"cannot read the live StatefulSets to check this change against: {error}") from None
+        pulumi.log.warn(f"live checks skipped: cannot read the cluster ({error})")
 
 credentials = None
 if settings.mysql.enabled:

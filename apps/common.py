@@ -71,11 +71,6 @@ def empty_dir(name: str, in_memory: bool = False) -> core.VolumeArgs:
     return core.VolumeArgs(name=name, empty_dir=core.EmptyDirVolumeSourceArgs(medium="Memory" if in_memory else None))
 
 
-def config_map_volume(name: str, config_map: str) -> core.VolumeArgs:
-    """A volume of a ConfigMap's files."""
-    return core.VolumeArgs(name=name, config_map=core.ConfigMapVolumeSourceArgs(name=config_map))
-
-
 def plain_env(variable: str, value: str) -> core.EnvVarArgs:
     """An environment variable with a literal value."""
     return core.EnvVarArgs(name=variable, value=value)

@@ -18,7 +18,6 @@ from apps.common import (
     app_outputs,
     budget_or,
     check_namespace,
-    config_map_volume,
     container,
     empty_dir,
     secret_env,
@@ -28,6 +27,7 @@ from apps.mysql_scripts import (
     BACKUP_PORT,
     CONF_DIR,
     DATA_MOUNT,
+    INIT_FILE,
     MYSQL_PORT,
     READY_FILE,
     RUN_DIR,
@@ -65,6 +65,7 @@ HEADLESS_SERVICE = "mysql"
 READ_SERVICE = "mysql-read"
 PRIMARY_SERVICE = "mysql-primary"
 CONFIG_MAP = "mysql-config"
+VOLUME_CLAIM = "data"
 SECRET = "mysql-credentials"
 ROOT_PASSWORD_KEY = "root-password"
 REPLICATION_PASSWORD_KEY = "replication-password"
@@ -72,6 +73,13 @@ DEFAULT_IMAGE = "mysql:8.4.3"
 SIDECAR_RESOURCES = Resources(requests={"cpu": "50m", "memory": "64Mi"}, limits={"memory": "256Mi"})
 _BUFFER_POOL = re.compile(r"^[1-9][0-9]*[KMG]?$")
 _BUFFER_POOL_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+#: The share of the container memory the buffer pool may take. The server needs the rest: the pool's own
+#: control structures (a few percent of it), per-connection sort, join and read buffers, the redo log buffer,
+#: temporary tables and performance_schema. InnoDB also rounds the pool up to a multiple of chunk size x
+#: instances (128M x 1 below 1G), which the margin must absorb.
+BUFFER_POOL_SHARE_PERCENT = 75
+#: Words an image's repository must carry for a flavor (the pods run the flavor's binaries from the image).
+MYSQL_REPOSITORY_WORDS = ("mysql", "percona")
 
 DEFAULT_WORKLOAD = WorkloadSpec(
     image=DEFAULT_IMAGE,
@@ -113,25 +121,64 @@ class MySQLSettings:
     def __post_init__(self) -> None:
         """Check the namespace, the image against the flavor, the timeout and the buffer pool size."""
         check_namespace(self.namespace)
-        if self.flavor is MySQLFlavor.MARIADB and self.workload.image == DEFAULT_IMAGE:
-            raise InvalidFieldError("image", f"must name a MariaDB image when flavor is mariadb, got {DEFAULT_IMAGE!r}")
+        self._check_image()
         if not 1 <= self.net_write_timeout <= 3600:
             raise InvalidFieldError(
                 "net_write_timeout", f"must be between 1 and 3600 seconds, got {self.net_write_timeout}"
             )
         self._check_buffer_pool()
 
+    def _check_image(self) -> None:
+        """The image must carry the flavor's server: its repository name says which one it is.
+
+        flavor mariadb: the repository name (the last path segment, ``mariadb`` in ``stateful.local/mariadb:10.11``)
+        contains ``mariadb``. flavor mysql: the repository name does not contain ``mariadb``, and the repository
+        path without the registry contains ``mysql`` or ``percona`` (``mysql:8.4.3``, ``percona/percona-server:8.4``,
+        ``container-registry.oracle.com/mysql/community-server:8.4``); a mirror must keep such a name.
+        """
+        image = self.workload.image
+        path, name = repository(image)
+        if self.flavor is MySQLFlavor.MARIADB:
+            if "mariadb" not in name:
+                raise InvalidFieldError(
+                    "image",
+                    "must be a MariaDB image when flavor is mariadb (its repository name must contain 'mariadb', "
+                    f"as in mariadb:10.11), got {image!r}",
+                )
+        elif "mariadb" in name:
+            raise InvalidFieldError(
+                "image",
+                "must be a MySQL image when flavor is mysql (its repository name must not contain 'mariadb'; "
+                f"for a MariaDB image set flavor to mariadb), got {image!r}",
+            )
+        elif not any(word in path for word in MYSQL_REPOSITORY_WORDS):
+            raise InvalidFieldError(
+                "image",
+                "must be a MySQL image when flavor is mysql (its repository path must contain 'mysql' or "
+                f"'percona', as in mysql:8.4.3), got {image!r}",
+            )
+
     def _check_buffer_pool(self) -> None:
         size = self.innodb_buffer_pool_size
         if not _BUFFER_POOL.match(size):
             raise InvalidFieldError("innodb_buffer_pool_size", f"must be a size like 256M or 2G, got {size!r}")
         resources = self.workload.resources
-        memory = resources.limits.get("memory") or resources.requests.get("memory")
+        kind, memory = (
+            ("limit", resources.limits["memory"])
+            if "memory" in resources.limits
+            else ("request", resources.requests.get("memory"))
+        )
+        if memory is None:
+            return
         unit = size[-1] if size[-1] in _BUFFER_POOL_UNITS else ""
         size_bytes = int(size.rstrip("KMG")) * _BUFFER_POOL_UNITS[unit]
-        if memory is not None and size_bytes >= parse_quantity(memory):
+        most_mb = int(parse_quantity(memory) * BUFFER_POOL_SHARE_PERCENT / 100 / 2**20)
+        if size_bytes > most_mb * 2**20:
             raise InvalidFieldError(
-                "innodb_buffer_pool_size", f"must be below the container memory ({memory}), got {size!r}"
+                "innodb_buffer_pool_size",
+                f"must be <= {most_mb}M ({BUFFER_POOL_SHARE_PERCENT}% of the container memory {kind} {memory}: the "
+                "server needs the rest for connection buffers, temporary tables and its own structures), "
+                f"got {size!r}",
             )
 
     @property
@@ -140,12 +187,28 @@ class MySQLSettings:
         return self.workload.ordinals.start
 
 
+def repository(image: str) -> tuple[str, str]:
+    """The repository path of ``image`` without registry, tag or digest, and its last segment (the name).
+
+    ``docker.io/library/mariadb:10.11`` -> (``library/mariadb``, ``mariadb``); a first segment is a registry
+    when it has a dot or a port or is ``localhost`` (the rule Docker applies).
+    """
+    segments = image.split("@", 1)[0].lower().split("/")
+    segments[-1] = segments[-1].split(":", 1)[0]
+    first = segments[0]
+    if len(segments) > 1 and ("." in first or ":" in first or first == "localhost"):
+        segments = segments[1:]
+    return "/".join(segments), segments[-1]
+
+
 def service_args(
     settings: MySQLSettings,
     credentials: MySQLCredentials,
     namespace: pulumi.Input[str],
     namespace_name: str,
     cluster_domain: str,
+    *,
+    kube_context: str | None = None,
 ) -> StatefulServiceArgs:
     """The StatefulService arguments for the MySQL members."""
     workload = settings.workload
@@ -185,7 +248,7 @@ def service_args(
         headless_ports=(ServicePort(name="mysql", port=MYSQL_PORT),),
         client_services=tuple(client_services),
         workload=workload,
-        volume_claim_name="data",
+        volume_claim_name=VOLUME_CLAIM,
         init_containers=(
             container(
                 workload,
@@ -193,7 +256,7 @@ def service_args(
                 command=["bash", f"{SCRIPTS_DIR}/init-config.sh"],
                 mounts={"conf": CONF_DIR},
                 read_only_mounts=scripts,
-                env=[root],
+                env=[root, replication],
             ),
             container(
                 workload,
@@ -208,7 +271,7 @@ def service_args(
             container(
                 workload,
                 name="mysql",
-                command=[server_binary(flavor), f"--defaults-file={CONF_DIR}/my.cnf"],
+                command=[server_binary(flavor), f"--defaults-file={CONF_DIR}/my.cnf", f"--init-file={INIT_FILE}"],
                 mounts=state,
                 read_only_mounts=scripts,
                 ports={"mysql": MYSQL_PORT},
@@ -229,12 +292,12 @@ def service_args(
             ),
         ),
         volumes=(
-            config_map_volume("scripts", CONFIG_MAP),
             empty_dir("conf", in_memory=True),
             empty_dir("run"),
             empty_dir("tmp"),
         ),
-        config_files=ConfigFiles(name=CONFIG_MAP, data=files),
+        config_files=ConfigFiles(name=CONFIG_MAP, data=files, volume="scripts"),
+        kube_context=kube_context,
         secret=SecretData(
             name=SECRET,
             data={
@@ -252,9 +315,13 @@ def deploy(
     namespace: pulumi.Input[str],
     cluster_domain: str,
     opts: pulumi.ResourceOptions,
+    *,
+    kube_context: str | None = None,
 ) -> dict[str, Any]:
     """Create the MySQL members and return their stack output."""
-    args = service_args(settings, credentials, namespace, settings.namespace, cluster_domain)
+    args = service_args(
+        settings, credentials, namespace, settings.namespace, cluster_domain, kube_context=kube_context
+    )
     StatefulService(APP, args, opts)
     ports = {"mysql": MYSQL_PORT}
     if settings.flavor is MySQLFlavor.MARIADB:

@@ -3,7 +3,8 @@
 Images provide binaries only; everything a pod runs is here, mounted from a ConfigMap:
 
 * ``init-config.sh`` (init): the server's option file for this pod's role, server-id = 100 + ordinal,
-  and root's client option file on a memory-backed volume;
+  root's client option file and the server's init file (the accounts' current passwords, applied at
+  every start) on a memory-backed volume;
 * ``init-data.sh`` (init, once per volume): the primary initializes an empty data directory and
   creates the accounts; a replica clones the previous pod (MariaDB: ``mariadb-backup`` streamed over
   socat from the peer's sidecar port; MySQL: the clone plugin's ``CLONE INSTANCE FROM``);
@@ -33,6 +34,7 @@ CONF_DIR = "/etc/mysql-stateful"
 SCRIPTS_DIR = "/scripts"
 RUN_DIR = "/run/mysqld"
 READY_FILE = "/tmp/replication-ready"
+INIT_FILE = f"{CONF_DIR}/init.sql"
 _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
 _BINARIES = {
@@ -214,15 +216,43 @@ umask 077
   done
 } > "$CONF/client.cnf"
 printf '!include %s\\n!include %s\\n' "$CONF/my.cnf" "$CONF/client.cnf" > "$CONF/backup.cnf"
+# The server runs this at every start (--init-file): the accounts take this pod's passwords, so a
+# rotated Secret reaches the database when the pods roll. Not binary-logged: each member sets its own
+# accounts (a replica's own GTID would diverge from the primary's history).
+{
+  echo "SET sql_log_bin = 0;"
+@INIT_SQL_BEGIN@
+  echo "ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
+  echo "ALTER USER IF EXISTS 'root'@'%' IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
+  echo "ALTER USER IF EXISTS 'repl'@'%' IDENTIFIED BY $(sql_string "$MYSQL_REPLICATION_PASSWORD");"
+@INIT_SQL_END@
+  echo "SET sql_log_bin = 1;"
+} > "$CONF/init.sql"
 echo "$HOST is a $role with server-id $server_id"
 """
+
+# MySQL's super_read_only binds the init file too: lift it for the account statements on a replica.
+_INIT_SQL_FENCE = {
+    MySQLFlavor.MARIADB: ("  : # read_only does not bind the server's own init file", "  :"),
+    MySQLFlavor.MYSQL: (
+        '  if [ "$role" = replica ]; then echo "SET GLOBAL super_read_only = OFF;"; fi',
+        '  if [ "$role" = replica ]; then echo "SET GLOBAL super_read_only = ON;"; fi',
+    ),
+}
 
 _CLIENT_GROUPS = {MySQLFlavor.MARIADB: "client mariabackup mariadb-backup", MySQLFlavor.MYSQL: "client"}
 
 
 def init_config_sh(flavor: MySQLFlavor) -> str:
-    """Init container 1: option files for this pod."""
-    return _render(_INIT_CONFIG, flavor, {"@SCRIPTS_DIR@": SCRIPTS_DIR, "@CLIENT_GROUPS@": _CLIENT_GROUPS[flavor]})
+    """Init container 1: option files for this pod, and the server's init file that applies the passwords."""
+    begin, end = _INIT_SQL_FENCE[flavor]
+    values = {
+        "@SCRIPTS_DIR@": SCRIPTS_DIR,
+        "@CLIENT_GROUPS@": _CLIENT_GROUPS[flavor],
+        "@INIT_SQL_BEGIN@": begin,
+        "@INIT_SQL_END@": end,
+    }
+    return _render(_INIT_CONFIG, flavor, values)
 
 
 # --- init-data.sh -------------------------------------------------------------------------------

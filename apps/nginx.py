@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-from apps.common import app_outputs, budget_or, check_namespace, config_map_volume, container, empty_dir
+from apps.common import app_outputs, budget_or, check_namespace, container, empty_dir
 from apps.config import FLATTEN
 from infra import specs
 from infra.statefulservice import ConfigFiles, ServicePort, StatefulService, StatefulServiceArgs
@@ -33,6 +33,7 @@ STATEFULSET = "web-demo"
 HEADLESS_SERVICE = "nginx-demo"
 CONFIG_MAP = "web-demo-config"
 VOLUME = "www"
+VOLUME_CLAIM = VOLUME
 PORT_NAME = "web"
 PORT = 80
 DOCUMENT_ROOT = "/usr/share/nginx/html"
@@ -110,7 +111,9 @@ def index_script() -> str:
     return f"[ -s {DOCUMENT_ROOT}/index.html ] || cat /proc/sys/kernel/hostname > {DOCUMENT_ROOT}/index.html"
 
 
-def service_args(settings: NginxSettings, namespace: pulumi.Input[str]) -> StatefulServiceArgs:
+def service_args(
+    settings: NginxSettings, namespace: pulumi.Input[str], *, kube_context: str | None = None
+) -> StatefulServiceArgs:
     """The StatefulService arguments for nginx."""
     workload = settings.workload
     probes = workload.probes
@@ -138,17 +141,23 @@ def service_args(settings: NginxSettings, namespace: pulumi.Input[str]) -> State
                 startup=specs.http_probe("/", PORT_NAME, probes.startup),
             ),
         ),
-        volumes=(config_map_volume("config", CONFIG_MAP), empty_dir("tmp")),
-        config_files=ConfigFiles(name=CONFIG_MAP, data={"nginx.conf": nginx_conf()}),
+        volumes=(empty_dir("tmp"),),
+        config_files=ConfigFiles(name=CONFIG_MAP, data={"nginx.conf": nginx_conf()}, volume="config"),
+        kube_context=kube_context,
         sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},  # bind port 80 without root or capabilities
         disruption_budget=budget_or(workload, DisruptionBudget(max_unavailable=1)),
     )
 
 
 def deploy(
-    settings: NginxSettings, namespace: pulumi.Input[str], cluster_domain: str, opts: pulumi.ResourceOptions
+    settings: NginxSettings,
+    namespace: pulumi.Input[str],
+    cluster_domain: str,
+    opts: pulumi.ResourceOptions,
+    *,
+    kube_context: str | None = None,
 ) -> dict[str, Any]:
     """Create the nginx StatefulService and return its stack output."""
-    args = service_args(settings, namespace)
+    args = service_args(settings, namespace, kube_context=kube_context)
     StatefulService(APP, args, opts)
     return app_outputs(args, settings.namespace, cluster_domain, {PORT_NAME: PORT})

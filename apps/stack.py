@@ -136,14 +136,19 @@ def deploy(settings: StackSettings, provider: k8s.Provider, credentials: MySQLCr
     opts = pulumi.ResourceOptions(provider=provider)
     domain = settings.cluster_domain
     outputs: dict[str, Any] = {"cluster_domain": domain}
+    context = settings.kubeconfig_context
     if settings.nginx.enabled:
-        outputs["nginx"] = nginx.deploy(settings.nginx, namespaces[settings.nginx.namespace], domain, opts)
+        outputs["nginx"] = nginx.deploy(
+            settings.nginx, namespaces[settings.nginx.namespace], domain, opts, kube_context=context
+        )
     if settings.zookeeper.enabled:
         outputs["zookeeper"] = zookeeper.deploy(
-            settings.zookeeper, namespaces[settings.zookeeper.namespace], domain, opts
+            settings.zookeeper, namespaces[settings.zookeeper.namespace], domain, opts, kube_context=context
         )
     if settings.mysql.enabled:
         if credentials is None:
             raise ConfigError("MySQL is enabled but no credentials were read")
-        outputs["mysql"] = mysql.deploy(settings.mysql, credentials, namespaces[settings.mysql.namespace], domain, opts)
+        outputs["mysql"] = mysql.deploy(
+            settings.mysql, credentials, namespaces[settings.mysql.namespace], domain, opts, kube_context=context
+        )
     return outputs

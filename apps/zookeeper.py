@@ -22,7 +22,6 @@ from apps.common import (
     app_outputs,
     budget_or,
     check_namespace,
-    config_map_volume,
     container,
     empty_dir,
     plain_env,
@@ -50,12 +49,19 @@ STATEFULSET = "zk"
 HEADLESS_SERVICE = "zk-hs"
 CLIENT_SERVICE = "zk-cs"
 CONFIG_MAP = "zk-config"
+VOLUME_CLAIM = "data"
 CLIENT_PORT = 2181
 SERVER_PORT = 2888
 ELECTION_PORT = 3888
 PORTS = {"client": CLIENT_PORT, "server": SERVER_PORT, "leader-election": ELECTION_PORT}
 FOUR_LETTER_WORDS = ("srvr", "mntr", "ruok", "conf")
 DATA_DIR = "/data"
+#: The share of the container memory the heap may take (the usual ceiling for a JVM alone in its container).
+#: The JVM needs the rest outside the heap: metaspace and code cache, a stack for each of its dozens of
+#: threads (NIO workers, quorum senders and receivers per peer, commit processors), NIO direct buffers and
+#: the garbage collector's own structures; past 75% a busy member risks the OOM killer. The stacks run
+#: 192 MB in 512Mi, 512 MB in 1Gi and 3072 MB in 4Gi.
+HEAP_SHARE_PERCENT = 75
 CONFIG_TEMPLATE_DIR = "/config"
 CONFIG_DIR = "/conf"
 
@@ -117,13 +123,15 @@ class ZooKeeperSettings:
     workload: WorkloadSpec = field(default=DEFAULT_WORKLOAD, metadata={FLATTEN: True})
 
     def __post_init__(self) -> None:
-        """Check the ensemble size, the budget against quorum, the heap against memory and the timings."""
+        """Check the ensemble size, budget and rolling update against quorum, bootstrap, heap and timings."""
         check_namespace(self.namespace)
         workload = self.workload
         members = workload.replicas
         if members < 1 or members % 2 == 0:
             raise InvalidFieldError("replicas", f"must be an odd number >= 1, got {members}")
         self._check_budget(members)
+        self._check_rolling_update(members)
+        self._check_bootstrap()
         for name in ("tick_time", "init_limit", "sync_limit"):
             if getattr(self, name) < 1:
                 raise InvalidFieldError(name, f"must be >= 1, got {getattr(self, name)}")
@@ -170,15 +178,59 @@ class ZooKeeperSettings:
                 f"must be an integer >= {quorum(members)} (a quorum of {members}), got {least!r}",
             )
 
+    def _check_rolling_update(self, members: int) -> None:
+        most = self.workload.update_strategy.max_unavailable
+        if most is None:
+            return
+        if members == 1:
+            if most != 1:
+                raise InvalidFieldError(
+                    "update_strategy.max_unavailable",
+                    "must be unset or 1 (a 1-member ensemble tolerates no failure: every update of it is an outage, "
+                    f"and 1 is the least the API accepts), got {most!r}",
+                )
+            return
+        allowed = tolerated_failures(members)
+        if not isinstance(most, int) or most > allowed:
+            raise InvalidFieldError(
+                "update_strategy.max_unavailable",
+                f"must be an integer <= {allowed} so that {quorum(members)} of {members} members keep quorum, "
+                f"got {most!r}",
+            )
+
+    def _check_bootstrap(self) -> None:
+        workload = self.workload
+        if workload.pod_management_policy is not PodManagementPolicy.PARALLEL:
+            raise InvalidFieldError(
+                "pod_management_policy",
+                "must be Parallel (readiness waits for a quorum, so under OrderedReady the first member never "
+                f"becomes ready and the others are never created), got {str(workload.pod_management_policy)!r}",
+            )
+        if not workload.publish_not_ready_addresses:
+            raise InvalidFieldError(
+                "publish_not_ready_addresses",
+                "must be true (members find their peers by DNS before any of them is ready, and readiness waits "
+                "for a quorum: without not-ready addresses no member can reach another), got false",
+            )
+
     def _check_heap(self) -> None:
         if self.heap_mb < 32:
             raise InvalidFieldError("heap_mb", f"must be >= 32, got {self.heap_mb}")
         resources = self.workload.resources
-        memory = resources.limits.get("memory") or resources.requests.get("memory")
-        if memory is not None and self.heap_mb * 2**20 >= parse_quantity(memory):
+        kind, memory = (
+            ("limit", resources.limits["memory"])
+            if "memory" in resources.limits
+            else ("request", resources.requests.get("memory"))
+        )
+        if memory is None:
+            return
+        most = int(parse_quantity(memory) * HEAP_SHARE_PERCENT / 100 / 2**20)
+        if self.heap_mb > most:
             raise InvalidFieldError(
                 "heap_mb",
-                f"must leave room below the container memory ({memory}) for the JVM's own use, got {self.heap_mb}",
+                f"must be <= {most} MB ({HEAP_SHARE_PERCENT}% of the container memory {kind} {memory}: the JVM "
+                "needs the rest for metaspace, thread stacks, direct buffers and the garbage collector), "
+                f"got {self.heap_mb}",
             )
 
     @property
@@ -283,7 +335,12 @@ exit 1
 
 
 def service_args(
-    settings: ZooKeeperSettings, namespace: pulumi.Input[str], namespace_name: str, cluster_domain: str
+    settings: ZooKeeperSettings,
+    namespace: pulumi.Input[str],
+    namespace_name: str,
+    cluster_domain: str,
+    *,
+    kube_context: str | None = None,
 ) -> StatefulServiceArgs:
     """The StatefulService arguments for the ensemble."""
     workload = settings.workload
@@ -314,7 +371,7 @@ def service_args(
         ),
         client_services=(ClientService(name=CLIENT_SERVICE, ports=(ServicePort(name="client", port=CLIENT_PORT),)),),
         workload=workload,
-        volume_claim_name="data",
+        volume_claim_name=VOLUME_CLAIM,
         containers=(
             container(
                 workload,
@@ -329,16 +386,22 @@ def service_args(
                 startup=specs.exec_probe(ruok, probes.startup),
             ),
         ),
-        volumes=(config_map_volume("config", CONFIG_MAP), empty_dir("conf"), empty_dir("tmp")),
-        config_files=ConfigFiles(name=CONFIG_MAP, data=files),
+        volumes=(empty_dir("conf"), empty_dir("tmp")),
+        config_files=ConfigFiles(name=CONFIG_MAP, data=files, volume="config"),
+        kube_context=kube_context,
         disruption_budget=settings.disruption_budget,
     )
 
 
 def deploy(
-    settings: ZooKeeperSettings, namespace: pulumi.Input[str], cluster_domain: str, opts: pulumi.ResourceOptions
+    settings: ZooKeeperSettings,
+    namespace: pulumi.Input[str],
+    cluster_domain: str,
+    opts: pulumi.ResourceOptions,
+    *,
+    kube_context: str | None = None,
 ) -> dict[str, Any]:
     """Create the ensemble and return its stack output."""
-    args = service_args(settings, namespace, settings.namespace, cluster_domain)
+    args = service_args(settings, namespace, settings.namespace, cluster_domain, kube_context=kube_context)
     StatefulService(APP, args, opts)
     return app_outputs(args, settings.namespace, cluster_domain, PORTS)

@@ -6,5 +6,9 @@ import pulumi_kubernetes as k8s
 
 
 def kubernetes_provider(name: str, context: str | None) -> k8s.Provider:
-    """A provider for the kubeconfig's ``context`` (the current context when ``None``)."""
-    return k8s.Provider(name, context=context)
+    """A provider for the kubeconfig's ``context`` (the current context when ``None``).
+
+    Secrets are updated in place rather than replaced delete-first (the provider's default, with a
+    fixed name), so no pod that starts during a password change finds its Secret missing.
+    """
+    return k8s.Provider(name, context=context, enable_secret_mutable=True)

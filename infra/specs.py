@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.workload import (
@@ -159,5 +160,26 @@ def retention_policy(policy: RetentionPolicy) -> apps.StatefulSetPersistentVolum
 
 
 def config_checksum(data: Mapping[str, str]) -> str:
-    """A digest of configuration files; put on the pod template so that a config change rolls the pods."""
+    """A digest of configuration files."""
     return hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()
+
+
+CONFIG_DIGEST_LENGTH = 10
+
+
+def config_map_name(base: str, data: Mapping[str, str]) -> str:
+    """The name of the immutable ConfigMap holding ``data``: ``<base>-<digest>``, so new files get a new name."""
+    return f"{base}-{config_checksum(data)[:CONFIG_DIGEST_LENGTH]}"
+
+
+def secret_digest(name: str, values: Mapping[str, str]) -> str:
+    """A slow, salted digest of secret values: it tells revisions apart without helping to guess the values."""
+    payload = json.dumps(dict(values), sort_keys=True).encode()
+    return hashlib.pbkdf2_hmac("sha256", payload, f"stateful.pulumi.com/{name}".encode(), 200_000).hex()[:16]
+
+
+def credentials_revision(name: str, data: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    """The pod-template annotation value that changes when any secret value changes (not itself secret)."""
+    keys = sorted(data)
+    values = pulumi.Output.all(*(data[key] for key in keys))
+    return pulumi.Output.unsecret(values.apply(lambda vs: secret_digest(name, dict(zip(keys, vs, strict=True)))))

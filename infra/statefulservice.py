@@ -3,6 +3,20 @@
 Everything gets an explicit ``metadata.name`` (stable DNS depends on it). The StatefulSet takes the
 headless Service's name as an Output, so it waits for that Service only; it never depends on a
 ClusterIP Service, which Pulumi would await until it has ready endpoints.
+
+Day 2, by design:
+
+* The StatefulSet carries ``pulumi.com/deletionPropagationPolicy: orphan``. When the provider must
+  re-create it (a force-new field: the claim template, ``podManagementPolicy``, ``revisionHistoryLimit``)
+  it deletes the old object first (its name is fixed); orphan propagation keeps the pods, their claims
+  and the controller revisions, and the new object adopts them, so no pod restarts for it. ``pulumi
+  destroy`` orphans too: the stack's namespace, when it owns one, takes the pods with it.
+* Config files are an immutable ConfigMap named after its content and kept after a change
+  (``retainOnDelete``): a pod keeps the files of its own revision (under ``partition``, ``OnDelete`` or
+  after a container restart) and a new config rolls out like an image change.
+* The Secret is updated in place (the provider's ``enableSecretMutable``) and a digest of it is on the
+  pod template, so a new password rolls the pods, which apply it when they start.
+* ``ClaimExpansion`` grows existing claims after the StatefulSet when ``storage.size`` grows.
 """
 
 from __future__ import annotations
@@ -15,6 +29,7 @@ import pulumi_kubernetes as k8s
 
 from infra import labels as labelling
 from infra import specs
+from infra.claims import ClaimExpansion
 from infra.errors import InvalidFieldError
 from infra.rollout import rollout_annotations
 from infra.workload import DNS_LABEL, DNS_SUBDOMAIN, DisruptionBudget, WorkloadSpec
@@ -22,7 +37,8 @@ from infra.workload import DNS_LABEL, DNS_SUBDOMAIN, DisruptionBudget, WorkloadS
 core = k8s.core.v1
 meta = k8s.meta.v1
 
-CONFIG_CHECKSUM = "stateful.pulumi.com/config-checksum"
+CREDENTIALS_REVISION = "stateful.pulumi.com/credentials-revision"
+DELETION_PROPAGATION = "pulumi.com/deletionPropagationPolicy"
 MAX_STATEFULSET_NAME = 52  # pod names add "-<ordinal>" and a 10-character revision hash label must still fit 63
 
 
@@ -64,10 +80,11 @@ class ClientService:
 
 @dataclass(frozen=True, kw_only=True)
 class ConfigFiles:
-    """A ConfigMap of files that the pods mount; its digest is put on the pod template."""
+    """Files that the pods mount from the volume ``volume``: an immutable ConfigMap named ``<name>-<digest>``."""
 
     name: str
     data: Mapping[str, str]
+    volume: str = "config"
 
     def __post_init__(self) -> None:
         """Require a valid name."""
@@ -104,6 +121,7 @@ class StatefulServiceArgs:
     config_files: ConfigFiles | None = None
     secret: SecretData | None = None
     sysctls: Mapping[str, str] = field(default_factory=dict)
+    kube_context: str | None = None  # the provider's kubeconfig context, for the steps that talk to the cluster
     # The effective budget: the app resolves the workload's optional one against its own default.
     disruption_budget: DisruptionBudget = field(default_factory=lambda: DisruptionBudget(max_unavailable=1))
 
@@ -159,6 +177,7 @@ class StatefulService(pulumi.ComponentResource):
     disruption_budget: k8s.policy.v1.PodDisruptionBudget
     config_map: core.ConfigMap | None
     secret: core.Secret | None
+    claim_expansion: ClaimExpansion
 
     def __init__(self, name: str, args: StatefulServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         """Create the children; ``name`` prefixes every child's Pulumi name (Kubernetes names come from ``args``)."""
@@ -175,17 +194,23 @@ class StatefulService(pulumi.ComponentResource):
             )
 
         pod_inputs: list[pulumi.Resource] = []
-        pod_annotations: dict[str, str] = {}
+        pod_annotations: dict[str, pulumi.Input[str]] = {}
+        volumes = list(args.volumes)
         self.config_map = None
         if args.config_files is not None:
+            files = args.config_files
+            config_name = specs.config_map_name(files.name, files.data)
             self.config_map = core.ConfigMap(
                 f"{name}-config",
-                metadata=metadata(args.config_files.name),
-                data=dict(args.config_files.data),
-                opts=child,
+                metadata=metadata(config_name),
+                data=dict(files.data),
+                immutable=True,
+                # A pod on an older revision still mounts its own files: keep them (a few KB each).
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
             pod_inputs.append(self.config_map)
-            pod_annotations[CONFIG_CHECKSUM] = specs.config_checksum(args.config_files.data)
+            source = core.ConfigMapVolumeSourceArgs(name=config_name)
+            volumes.append(core.VolumeArgs(name=files.volume, config_map=source))
         self.secret = None
         if args.secret is not None:
             self.secret = core.Secret(
@@ -196,6 +221,7 @@ class StatefulService(pulumi.ComponentResource):
                 opts=child,
             )
             pod_inputs.append(self.secret)
+            pod_annotations[CREDENTIALS_REVISION] = specs.credentials_revision(args.secret.name, args.secret.data)
 
         self.headless_service = core.Service(
             f"{name}-headless",
@@ -213,12 +239,15 @@ class StatefulService(pulumi.ComponentResource):
             f"{name}-statefulset",
             metadata=metadata(
                 args.statefulset_name,
-                rollout_annotations(
-                    workload.replicas,
-                    workload.update_strategy,
-                    workload.min_ready_seconds,
-                    workload.rollout_timeout_seconds,
-                ),
+                {
+                    **rollout_annotations(
+                        workload.replicas,
+                        workload.update_strategy,
+                        workload.min_ready_seconds,
+                        workload.rollout_timeout_seconds,
+                    ),
+                    DELETION_PROPAGATION: "orphan",
+                },
             ),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=self.headless_service.metadata.name,
@@ -237,7 +266,7 @@ class StatefulService(pulumi.ComponentResource):
                     spec=core.PodSpecArgs(
                         containers=list(args.containers),
                         init_containers=list(args.init_containers) or None,
-                        volumes=list(args.volumes) or None,
+                        volumes=volumes or None,
                         security_context=specs.pod_security_context(workload.security_context, args.sysctls),
                         affinity=specs.pod_anti_affinity(workload.pod_anti_affinity, args.selector),
                         topology_spread_constraints=specs.topology_spread(
@@ -253,7 +282,20 @@ class StatefulService(pulumi.ComponentResource):
                     specs.volume_claim_template(args.volume_claim_name, workload.storage, args.labels)
                 ],
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=pod_inputs),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=pod_inputs, protect=workload.protect),
+        )
+
+        # After the StatefulSet is ready every claim of the current ordinals exists; grow those that are smaller.
+        self.claim_expansion = ClaimExpansion(
+            f"{name}-claims",
+            namespace=args.namespace,
+            statefulset=args.statefulset_name,
+            claim_template=args.volume_claim_name,
+            ordinals=list(workload.ordinal_range),
+            size=workload.storage.size,
+            context=args.kube_context,
+            timeout_seconds=workload.rollout_timeout_seconds,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
         )
 
         budget = args.disruption_budget

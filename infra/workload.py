@@ -21,6 +21,12 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _PERCENT = re.compile(r"^(100|[1-9][0-9]?)%$")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_KEY_HINT = (
+    "an optional DNS prefix of at most 253 characters and '/', then a name of at most 63 letters, digits, "
+    "'-', '_' or '.' that begins and ends with a letter or digit"
+)
+_LABEL_VALUE_HINT = "empty, or at most 63 letters, digits, '-', '_' or '.' that begin and end with a letter or digit"
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
 
 
@@ -82,6 +88,17 @@ def _check(ok: bool, field_name: str, problem: str) -> None:
         raise InvalidFieldError(field_name, problem)
 
 
+def is_label_key(key: str) -> bool:
+    """Tell whether ``key`` is a Kubernetes label key: ``[prefix/]name``, prefix <= 253 and name <= 63 characters."""
+    prefix, _, name = key.rpartition("/")
+    return bool(_LABEL_KEY.match(key)) and len(prefix) <= 253 and len(name) <= 63
+
+
+def is_label_value(value: str) -> bool:
+    """Tell whether ``value`` is a Kubernetes label value (empty, or at most 63 characters of the label charset)."""
+    return len(value) <= 63 and bool(_LABEL_VALUE.match(value))
+
+
 def _check_count_or_percent(value: int | str | None, field_name: str, minimum: int) -> None:
     if value is None:
         return
@@ -136,7 +153,7 @@ class Storage:
     access_modes: tuple[AccessMode, ...] = (AccessMode.READ_WRITE_ONCE,)
 
     def __post_init__(self) -> None:
-        """Require a positive quantity, a valid class name and at least one distinct access mode."""
+        """Require a positive quantity, a valid class name and distinct access modes (ReadWriteOncePod alone)."""
         _check_quantity(self.size, "size")
         _check(parse_quantity(self.size) > 0, "size", f"must be greater than zero, got {self.size!r}")
         if self.storage_class_name is not None:
@@ -150,6 +167,12 @@ class Storage:
             len(set(self.access_modes)) == len(self.access_modes),
             "access_modes",
             f"must not repeat a mode, got {[str(mode) for mode in self.access_modes]}",
+        )
+        _check(
+            AccessMode.READ_WRITE_ONCE_POD not in self.access_modes or len(self.access_modes) == 1,
+            "access_modes",
+            "must list ReadWriteOncePod alone (the API refuses it combined with any other mode), "
+            f"got {[str(mode) for mode in self.access_modes]}",
         )
 
 
@@ -227,7 +250,9 @@ class AntiAffinity:
     def __post_init__(self) -> None:
         """Require a label-key topology and a weight the API accepts."""
         _check(
-            bool(_LABEL_KEY.match(self.topology_key)), "topology_key", f"must be a label key, got {self.topology_key!r}"
+            is_label_key(self.topology_key),
+            "topology_key",
+            f"must be a label key ({_LABEL_KEY_HINT}), got {self.topology_key!r}",
         )
         _check(1 <= self.weight <= 100, "weight", f"must be between 1 and 100, got {self.weight}")
 
@@ -243,7 +268,9 @@ class TopologySpread:
     def __post_init__(self) -> None:
         """Require a label-key topology and a positive skew."""
         _check(
-            bool(_LABEL_KEY.match(self.topology_key)), "topology_key", f"must be a label key, got {self.topology_key!r}"
+            is_label_key(self.topology_key),
+            "topology_key",
+            f"must be a label key ({_LABEL_KEY_HINT}), got {self.topology_key!r}",
         )
         _check(self.max_skew >= 1, "max_skew", f"must be an integer >= 1, got {self.max_skew}")
 
@@ -329,9 +356,11 @@ class WorkloadSpec:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     probes: Probes = field(default_factory=Probes)
     rollout_timeout_seconds: int = 600
+    # Pulumi ``protect``: `pulumi destroy` (and any re-creation) of the StatefulSet is refused; claims retained.
+    protect: bool = False
 
     def __post_init__(self) -> None:
-        """Check the ranges and the rules that span fields (partition and budget against replicas)."""
+        """Check the ranges and the rules that span fields (partition and budget against replicas, spread, labels)."""
         problem = image_problem(self.image)
         _check(problem is None, "image", problem or "")
         _check(self.replicas >= 1, "replicas", f"must be an integer >= 1, got {self.replicas}")
@@ -366,8 +395,35 @@ class WorkloadSpec:
                 "pod_disruption_budget.min_available",
                 f"must be <= replicas ({self.replicas}), got {budget.min_available}",
             )
-        for key in self.node_selector:
-            _check(bool(_LABEL_KEY.match(key)), f"node_selector.{key}", "is not a valid label key")
+        self._check_topology_spread()
+        self._check_node_selector()
+        _check(
+            not self.protect or self.persistent_volume_claim_retention_policy.when_deleted is RetentionAction.RETAIN,
+            "persistent_volume_claim_retention_policy.when_deleted",
+            "must be Retain when protect is true (a protected stack keeps its claims), got Delete",
+        )
+
+    def _check_topology_spread(self) -> None:
+        first_of: dict[str, int] = {}
+        for index, spread in enumerate(self.topology_spread_constraints):
+            first = first_of.setdefault(spread.topology_key, index)
+            _check(
+                first == index,
+                f"topology_spread_constraints[{index}].topology_key",
+                f"must not repeat topologySpreadConstraints[{first}].topologyKey (one constraint per topology key: "
+                "the API refuses a repeated key with the same whenUnsatisfiable, and two skews over the same "
+                f"domains conflict), got {spread.topology_key!r}",
+            )
+
+    def _check_node_selector(self) -> None:
+        for key, value in self.node_selector.items():
+            _check(is_label_key(key), f"node_selector.{key}", f"is not a valid label key ({_LABEL_KEY_HINT})")
+            _check(
+                is_label_value(value),
+                f"node_selector.{key}",
+                f"must be a label value ({_LABEL_VALUE_HINT}; the API refuses the pod template otherwise), "
+                f"got {value!r}",
+            )
 
     @property
     def ordinal_range(self) -> range:

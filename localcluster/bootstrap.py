@@ -80,6 +80,7 @@ def manifests() -> list[dict[str, Any]]:
         "metadata": {"name": "standard",
                      "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
         "provisioner": PROVISIONER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+        "allowVolumeExpansion": True,
     })
     return objects
 

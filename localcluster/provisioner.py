@@ -9,6 +9,10 @@ Run by ``localcluster.cluster up`` as a host process (``python -m localcluster.p
   the data follows a pod to whichever node it lands on.
 - A Released PV of ours with reclaim policy ``Delete`` loses its directory, then the PV is deleted.
   ``Retain`` keeps both.
+- A bound claim whose request grew beyond its capacity (the StorageClass allows expansion) is
+  resized: a directory has no size of its own, so expanding means reporting the new capacity, on
+  the PV first and then in the claim's status, as a CSI resizer does once the volume has grown.
+  Shrinking is refused by the API server before it gets here.
 
 The loop is level-triggered: PVC and PV watches only wake it, and every pass reconciles from a
 full list, so nothing is missed across restarts or dropped watches.
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config, watch
+from kubernetes.utils import parse_quantity as _parse_quantity
 
 PROVISIONER = "stateful.local/hostpath"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
@@ -72,6 +77,20 @@ def persistent_volume(pvc: Any, path: Path, reclaim: str) -> client.V1Persistent
     )
 
 
+def parse_quantity(text: str) -> float:
+    """A Kubernetes quantity in base units."""
+    return float(_parse_quantity(text))  # type: ignore[no-untyped-call]
+
+
+def needs_resize(pvc: Any, pv: Any) -> bool:
+    """True when a bound claim of ours requests more than it reports having."""
+    if (pv.metadata.annotations or {}).get(PROVISIONED_BY) != PROVISIONER or pvc.status.phase != "Bound":
+        return False
+    requested = (pvc.spec.resources.requests or {}).get("storage")
+    capacity = (pvc.status.capacity or {}).get("storage")
+    return requested is not None and capacity is not None and parse_quantity(requested) > parse_quantity(capacity)
+
+
 class Provisioner:
     """One reconcile pass over StorageClasses, PVCs and PVs."""
 
@@ -99,6 +118,11 @@ class Provisioner:
                 and pvc.metadata.uid not in claimed
             ):
                 self.provision(pvc, classes[pvc.spec.storage_class_name])
+        by_name = {pv.metadata.name: pv for pv in pvs}
+        for pvc in pvcs:
+            pv = by_name.get(pvc.spec.volume_name or "")
+            if pvc.spec.storage_class_name in classes and pv is not None and needs_resize(pvc, pv):
+                self.resize(pvc, pv)
         for pv in pvs:
             mine = (pv.metadata.annotations or {}).get(PROVISIONED_BY) == PROVISIONER
             if mine and pv.status.phase in ("Released", "Failed") and (
@@ -121,6 +145,21 @@ class Provisioner:
             if err.status != 409:
                 raise
         log(f"provisioned pvc-{meta.uid} for {meta.namespace}/{meta.name} at {path}")
+
+    def resize(self, pvc: Any, pv: Any) -> None:
+        """Report a grown claim's new capacity: on its PV, then in the claim's status."""
+        meta = pvc.metadata
+        size = pvc.spec.resources.requests["storage"]
+        if parse_quantity(pv.spec.capacity["storage"]) < parse_quantity(size):
+            self.core.patch_persistent_volume(pv.metadata.name, {"spec": {"capacity": {"storage": size}}})
+        status = {
+            "capacity": {"storage": size},
+            "allocatedResources": {"storage": size},
+            "allocatedResourceStatuses": None,
+            "conditions": None,
+        }
+        self.core.patch_namespaced_persistent_volume_claim_status(meta.name, meta.namespace, {"status": status})
+        log(f"resized {meta.namespace}/{meta.name} ({pv.metadata.name}) to {size}")
 
     def reclaim(self, pv: Any) -> None:
         """Delete a released volume's directory, then its PV."""

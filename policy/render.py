@@ -23,6 +23,7 @@ import yaml
 
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
 PROJECT = "stateful"
+LIVE_CHECKS = "STATEFUL_LIVE_CHECKS"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,18 @@ class Rendering:
         return matches[0]
 
 
+    def config_files(self, base: str) -> RenderedResource:
+        """The one ConfigMap of config files named ``<base>-<digest>`` (its name follows its content)."""
+        matches = [
+            resource
+            for resource in self.of_kind("ConfigMap")
+            if str(resource.metadata.get("name", "")).rsplit("-", 1)[0] == base
+        ]
+        if len(matches) != 1:
+            raise KeyError(f"expected one ConfigMap named {base}-<digest>, found {len(matches)}")
+        return matches[0]
+
+
 class _RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, resources: list[RenderedResource] | None) -> None:
         self.resources: list[RenderedResource] = [] if resources is None else resources
@@ -88,7 +101,8 @@ class _RecordingMocks(pulumi.runtime.Mocks):
 
 @contextmanager
 def _config_environment(config: Mapping[str, str], secret_keys: Collection[str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
+    saved = {name: os.environ.get(name) for name in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS", LIVE_CHECKS)}
+    os.environ[LIVE_CHECKS] = "off"  # no cluster here to compare the config with
     os.environ["PULUMI_CONFIG"] = json.dumps(dict(config))
     os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(sorted(secret_keys))
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))

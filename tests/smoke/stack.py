@@ -188,6 +188,16 @@ class StackDriver:
             self.changed = True
             return self._up(changed_file)
 
+    def preview_with(self, changes: Mapping[str, Any]) -> auto.PreviewResult:
+        """``pulumi preview`` with ``changes`` merged into a temporary copy of the config."""
+        settings = self.settings()
+        settings["config"] = merge(settings.get("config") or {}, changes)
+        with tempfile.TemporaryDirectory(prefix="smoke-config-") as tmp:
+            changed_file = Path(tmp) / self.config_file.name
+            changed_file.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+            self._emit("--- pulumi preview (changed config)")
+            return self.stack.preview(on_output=self._emit, color="never", config_file=str(changed_file))
+
     def restore(self) -> dict[str, Any]:
         """``pulumi up`` with the stack's own config."""
         outputs = self._up(None)

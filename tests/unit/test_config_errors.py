@@ -172,3 +172,199 @@ def test_the_program_fails_on_a_missing_secret_before_registering_any_resource()
     with pytest.raises(ConfigError, match="stateful:mysqlRootPassword must be set"):
         render_sections({}, passwords=False, registered=registered)
     assert registered == []
+
+
+# --- values the API or the schema accept but that break a live workload -------------------------------
+
+ZK_HEAP_REASON = "the JVM needs the rest for metaspace, thread stacks, direct buffers and the garbage collector"
+BUFFER_POOL_REASON = "the server needs the rest for connection buffers, temporary tables and its own structures"
+LABEL_VALUE_HINT = (
+    "empty, or at most 63 letters, digits, '-', '_' or '.' that begin and end with a letter or digit; "
+    "the API refuses the pod template otherwise"
+)
+LABEL_KEY_HINT = (
+    "an optional DNS prefix of at most 253 characters and '/', then a name of at most 63 letters, digits, "
+    "'-', '_' or '.' that begins and ends with a letter or digit"
+)
+
+
+def test_a_zookeeper_rolling_update_that_could_lose_quorum_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"zookeeper": {"updateStrategy": {"maxUnavailable": 2}}}) == (
+        "stateful:zookeeper.updateStrategy.maxUnavailable must be an integer <= 1 so that 2 of 3 members keep "
+        "quorum, got 2"
+    )
+
+
+def test_a_zookeeper_rolling_update_by_percentage_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"zookeeper": {"replicas": 5, "updateStrategy": {"maxUnavailable": "40%"}}}) == (
+        "stateful:zookeeper.updateStrategy.maxUnavailable must be an integer <= 2 so that 3 of 5 members keep "
+        "quorum, got '40%'"
+    )
+
+
+def test_a_one_member_ensemble_rolls_at_most_its_one_member(parse: Parse) -> None:
+    assert error_of(parse, {"zookeeper": {"replicas": 1, "updateStrategy": {"maxUnavailable": 2}}}) == (
+        "stateful:zookeeper.updateStrategy.maxUnavailable must be unset or 1 (a 1-member ensemble tolerates no "
+        "failure: every update of it is an outage, and 1 is the least the API accepts), got 2"
+    )
+
+
+def test_an_ordered_ready_ensemble_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"zookeeper": {"podManagementPolicy": "OrderedReady"}}) == (
+        "stateful:zookeeper.podManagementPolicy must be Parallel (readiness waits for a quorum, so under "
+        "OrderedReady the first member never becomes ready and the others are never created), got 'OrderedReady'"
+    )
+
+
+def test_an_ensemble_that_hides_not_ready_members_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"zookeeper": {"publishNotReadyAddresses": False}}) == (
+        "stateful:zookeeper.publishNotReadyAddresses must be true (members find their peers by DNS before any of "
+        "them is ready, and readiness waits for a quorum: without not-ready addresses no member can reach "
+        "another), got false"
+    )
+
+
+def test_a_zookeeper_heap_above_three_quarters_of_the_memory_limit_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"zookeeper": {"heapMb": 1023}}) == (
+        f"stateful:zookeeper.heapMb must be <= 768 MB (75% of the container memory limit 1Gi: {ZK_HEAP_REASON}), "
+        "got 1023"
+    )
+
+
+def test_without_a_memory_limit_the_zookeeper_heap_is_held_to_the_request(parse: Parse) -> None:
+    resources = {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {}}
+    assert error_of(parse, {"zookeeper": {"heapMb": 400, "resources": resources}}) == (
+        f"stateful:zookeeper.heapMb must be <= 384 MB (75% of the container memory request 512Mi: {ZK_HEAP_REASON}), "
+        "got 400"
+    )
+
+
+def test_a_buffer_pool_above_three_quarters_of_the_memory_limit_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"mysql": {"innodbBufferPoolSize": "2047M"}}) == (
+        "stateful:mysql.innodbBufferPoolSize must be <= 1536M (75% of the container memory limit 2Gi: "
+        f"{BUFFER_POOL_REASON}), got '2047M'"
+    )
+
+
+def test_flavor_mariadb_with_a_mysql_image_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"mysql": {"flavor": "mariadb", "image": "mysql:8.4.2"}}) == (
+        "stateful:mysql.image must be a MariaDB image when flavor is mariadb (its repository name must contain "
+        "'mariadb', as in mariadb:10.11), got 'mysql:8.4.2'"
+    )
+
+
+def test_flavor_mysql_with_a_mariadb_image_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"mysql": {"image": "docker.io/library/mariadb:10.11"}}) == (
+        "stateful:mysql.image must be a MySQL image when flavor is mysql (its repository name must not contain "
+        "'mariadb'; for a MariaDB image set flavor to mariadb), got 'docker.io/library/mariadb:10.11'"
+    )
+
+
+def test_flavor_mysql_with_an_image_that_names_neither_mysql_nor_percona_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"mysql": {"image": "mysql.example.com/postgres:16.4"}}) == (
+        "stateful:mysql.image must be a MySQL image when flavor is mysql (its repository path must contain "
+        "'mysql' or 'percona', as in mysql:8.4.3), got 'mysql.example.com/postgres:16.4'"
+    )
+
+
+def test_a_repeated_topology_spread_key_is_rejected(parse: Parse) -> None:
+    spread = [
+        {"topologyKey": "topology.kubernetes.io/zone"},
+        {"topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"},
+    ]
+    assert error_of(parse, {"nginx": {"topologySpreadConstraints": spread}}) == (
+        "stateful:nginx.topologySpreadConstraints[1].topologyKey must not repeat "
+        "topologySpreadConstraints[0].topologyKey (one constraint per topology key: the API refuses a repeated "
+        "key with the same whenUnsatisfiable, and two skews over the same domains conflict), "
+        "got 'topology.kubernetes.io/zone'"
+    )
+
+
+def test_a_node_selector_value_that_is_not_a_label_value_is_rejected(parse: Parse) -> None:
+    assert error_of(parse, {"nginx": {"nodeSelector": {"disktype": "fast ssd"}}}) == (
+        f"stateful:nginx.nodeSelector.disktype must be a label value ({LABEL_VALUE_HINT}), got 'fast ssd'"
+    )
+
+
+def test_a_node_selector_value_longer_than_63_characters_is_rejected(parse: Parse) -> None:
+    value = "a" * 64
+    assert error_of(parse, {"nginx": {"nodeSelector": {"disktype": value}}}) == (
+        f"stateful:nginx.nodeSelector.disktype must be a label value ({LABEL_VALUE_HINT}), got {value!r}"
+    )
+
+
+def test_a_node_selector_key_name_longer_than_63_characters_is_rejected(parse: Parse) -> None:
+    key = "example.com/" + "a" * 64
+    assert error_of(parse, {"nginx": {"nodeSelector": {key: "ssd"}}}) == (
+        f"stateful:nginx.nodeSelector.{key} is not a valid label key ({LABEL_KEY_HINT})"
+    )
+
+
+def test_a_node_selector_key_prefix_longer_than_253_characters_is_rejected(parse: Parse) -> None:
+    key = "a" * 254 + "/disktype"
+    assert error_of(parse, {"nginx": {"nodeSelector": {key: "ssd"}}}) == (
+        f"stateful:nginx.nodeSelector.{key} is not a valid label key ({LABEL_KEY_HINT})"
+    )
+
+
+def test_an_empty_node_selector_value_is_accepted(parse: Parse) -> None:
+    assert parse({"nginx": {"nodeSelector": {"example.com/gpu": ""}}}).nginx.workload.node_selector == {
+        "example.com/gpu": ""
+    }
+
+
+def test_read_write_once_pod_combined_with_another_access_mode_is_rejected(parse: Parse) -> None:
+    storage = {"accessModes": ["ReadWriteOnce", "ReadWriteOncePod"]}
+    assert error_of(parse, {"nginx": {"storage": storage}}) == (
+        "stateful:nginx.storage.accessModes must list ReadWriteOncePod alone (the API refuses it combined with "
+        "any other mode), got ['ReadWriteOnce', 'ReadWriteOncePod']"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sections", "key"),
+    [
+        pytest.param(
+            {"zookeeper": {"updateStrategy": {"maxUnavailable": 2}}},
+            "zookeeper.updateStrategy.maxUnavailable",
+            id="zookeeper-max-unavailable",
+        ),
+        pytest.param(
+            {"zookeeper": {"podManagementPolicy": "OrderedReady"}},
+            "zookeeper.podManagementPolicy",
+            id="zookeeper-ordered-ready",
+        ),
+        pytest.param(
+            {"zookeeper": {"publishNotReadyAddresses": False}},
+            "zookeeper.publishNotReadyAddresses",
+            id="zookeeper-unpublished-not-ready",
+        ),
+        pytest.param({"zookeeper": {"heapMb": 1023}}, "zookeeper.heapMb", id="zookeeper-heap"),
+        pytest.param(
+            {"mysql": {"innodbBufferPoolSize": "2047M"}}, "mysql.innodbBufferPoolSize", id="mysql-buffer-pool"
+        ),
+        pytest.param({"mysql": {"flavor": "mariadb", "image": "mysql:8.4.2"}}, "mysql.image", id="mysql-flavor-image"),
+        pytest.param(
+            {"nginx": {"topologySpreadConstraints": [{"topologyKey": "zone"}, {"topologyKey": "zone"}]}},
+            "nginx.topologySpreadConstraints[1].topologyKey",
+            id="repeated-spread-key",
+        ),
+        pytest.param(
+            {"nginx": {"nodeSelector": {"disktype": "fast ssd"}}},
+            "nginx.nodeSelector.disktype",
+            id="node-selector-value",
+        ),
+        pytest.param(
+            {"nginx": {"storage": {"accessModes": ["ReadWriteOncePod", "ReadWriteMany"]}}},
+            "nginx.storage.accessModes",
+            id="access-modes",
+        ),
+    ],
+)
+def test_a_value_that_would_break_a_live_workload_fails_before_registering_any_resource(
+    sections: dict[str, Any], key: str
+) -> None:
+    registered: list[RenderedResource] = []
+    with pytest.raises(ConfigError, match=re.escape(f"stateful:{key} ")):
+        render_sections(sections, registered=registered)
+    assert registered == []

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from apps import mysql
 from apps.config import ConfigError
 from apps.mysql_scripts import CONF_DIR, SCRIPTS_DIR, MySQLFlavor, change_source_sql, script_files
 from conftest import Parse, Render
@@ -41,7 +42,7 @@ def containers(rendering: Rendering) -> dict[str, Mapping[str, Any]]:
 
 
 def config_files(rendering: Rendering) -> Mapping[str, str]:
-    data: Mapping[str, str] = rendering.named("ConfigMap", "mysql-config").props["data"]
+    data: Mapping[str, str] = rendering.config_files("mysql-config").props["data"]
     return data
 
 
@@ -184,7 +185,11 @@ def test_the_accounts_are_created_without_binary_logging() -> None:
 def test_the_flavor_picks_the_server_binary(rendered: Render, flavor: str, binary: str) -> None:
     settings = {"flavor": flavor, "image": "stateful.local/mariadb:10.11" if flavor == "mariadb" else "mysql:8.4.3"}
     server = containers(rendered({"mysql": settings}))["mysql"]
-    assert server["command"] == [binary, "--defaults-file=/etc/mysql-stateful/my.cnf"]
+    assert server["command"] == [
+        binary,
+        "--defaults-file=/etc/mysql-stateful/my.cnf",
+        "--init-file=/etc/mysql-stateful/init.sql",
+    ]
 
 
 def test_the_passwords_come_from_the_secret(rendered: Render) -> None:
@@ -251,8 +256,50 @@ def test_the_output_names_the_primary_the_read_service_and_the_secret(rendered: 
 
 
 def test_mariadb_needs_its_own_image(parse: Parse) -> None:
-    with pytest.raises(ConfigError, match=r"stateful:mysql\.image must name a MariaDB image when flavor is mariadb"):
+    with pytest.raises(ConfigError, match=r"stateful:mysql\.image must be a MariaDB image when flavor is mariadb"):
         parse({"mysql": {"flavor": "mariadb"}})
+
+
+@pytest.mark.parametrize(
+    ("image", "path", "name"),
+    [
+        ("mysql:8.4.3", "mysql", "mysql"),
+        ("docker.io/library/mariadb:10.11", "library/mariadb", "mariadb"),
+        ("stateful.local/mariadb:10.11", "mariadb", "mariadb"),
+        ("localhost:5000/db/mariadb:11.4", "db/mariadb", "mariadb"),
+        ("localhost/mariadb:11.4", "mariadb", "mariadb"),
+        ("container-registry.oracle.com/mysql/community-server:8.4", "mysql/community-server", "community-server"),
+        ("percona/percona-server@sha256:" + "a" * 64, "percona/percona-server", "percona-server"),
+    ],
+)
+def test_the_repository_drops_registry_tag_and_digest(image: str, path: str, name: str) -> None:
+    assert mysql.repository(image) == (path, name)
+
+
+@pytest.mark.parametrize(
+    ("flavor", "image"),
+    [
+        ("mariadb", "docker.io/library/mariadb:10.11"),
+        ("mariadb", "quay.io/mariadb-foundation/mariadb-devel:11.4"),
+        ("mysql", "mysql:8.4.3"),
+        ("mysql", "container-registry.oracle.com/mysql/community-server:8.4"),
+        ("mysql", "percona/percona-server:8.4"),
+    ],
+)
+def test_an_image_of_the_flavor_is_accepted(parse: Parse, flavor: str, image: str) -> None:
+    assert parse({"mysql": {"flavor": flavor, "image": image}}).mysql.workload.image == image
+
+
+def test_a_buffer_pool_of_three_quarters_of_the_container_memory_is_accepted(parse: Parse) -> None:
+    assert parse({"mysql": {"innodbBufferPoolSize": "1536M"}}).mysql.innodb_buffer_pool_size == "1536M"
+
+
+def test_without_a_memory_limit_the_buffer_pool_is_held_to_the_request(parse: Parse) -> None:
+    resources = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {}}
+    with pytest.raises(
+        ConfigError, match=r"innodbBufferPoolSize must be <= 768M \(75% of the container memory request"
+    ):
+        parse({"mysql": {"innodbBufferPoolSize": "1G", "resources": resources}})
 
 
 @pytest.mark.parametrize(
@@ -262,7 +309,7 @@ def test_mariadb_needs_its_own_image(parse: Parse) -> None:
         ({"innodbBufferPoolSize": "1 GB"}, "stateful:mysql.innodbBufferPoolSize must be a size like 256M"),
         (
             {"innodbBufferPoolSize": "2G"},
-            r"stateful:mysql.innodbBufferPoolSize must be below the container memory \(2Gi\)",
+            r"stateful:mysql.innodbBufferPoolSize must be <= 1536M \(75% of the container memory limit 2Gi",
         ),
         ({"flavor": "postgres"}, "stateful:mysql.flavor must be one of mariadb, mysql"),
     ],

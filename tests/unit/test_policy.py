@@ -43,7 +43,9 @@ def test_the_default_program_has_no_violation(rendered: Render) -> None:
 
 
 def test_an_unnamed_object_is_reported(rendered: Render) -> None:
-    resources = mutated(rendered(), "ConfigMap", "zk-config", lambda props: props["metadata"].pop("name"))
+    rendering = rendered()
+    name = str(rendering.config_files("zk-config").metadata["name"])
+    resources = mutated(rendering, "ConfigMap", name, lambda props: props["metadata"].pop("name"))
     assert [violation.rule for violation in checks.explicit_names(resources)] == ["explicit-names"]
 
 
@@ -181,7 +183,7 @@ def test_a_violation_reads_as_rule_resource_and_message() -> None:
 @pytest.mark.parametrize("stack", ["local", "dev", "prod"])
 def test_the_policy_command_passes_every_stack(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", stack]) == 0
-    assert f"0 violation(s) in 23 resources of stack {stack}" in capsys.readouterr().out
+    assert f"0 violation(s) in 26 resources of stack {stack}" in capsys.readouterr().out
 
 
 def test_the_policy_command_fails_for_an_unknown_stack(capsys: pytest.CaptureFixture[str]) -> None:

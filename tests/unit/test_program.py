@@ -127,9 +127,34 @@ def test_the_mysql_passwords_reach_the_secret_as_secrets(rendered: Render) -> No
     assert data["value"] == {"root-password": "root-pass", "replication-password": "repl-pass"}
 
 
-def test_a_config_change_changes_the_pod_template(rendered: Render, custom: Rendering) -> None:
-    def checksum(rendering: Rendering) -> str:
-        annotations = rendering.named("StatefulSet", "zk").spec["template"]["metadata"]["annotations"]
-        return str(annotations["stateful.pulumi.com/config-checksum"])
+def config_volume(rendering: Rendering, statefulset: str, volume: str) -> str:
+    volumes = rendering.named("StatefulSet", statefulset).spec["template"]["spec"]["volumes"]
+    return str(next(v["configMap"]["name"] for v in volumes if v["name"] == volume))
 
-    assert checksum(rendered()) != checksum(custom)
+
+def test_a_config_change_gives_the_pods_a_config_map_of_its_own(rendered: Render, custom: Rendering) -> None:
+    assert config_volume(rendered(), "zk", "config") != config_volume(custom, "zk", "config")
+
+
+def test_the_pods_mount_the_config_map_named_after_its_content(rendered: Render) -> None:
+    rendering = rendered()
+    config_map = rendering.config_files("zk-config")
+    assert config_volume(rendering, "zk", "config") == config_map.metadata["name"]
+    assert config_map.props["immutable"] is True
+
+
+def test_a_password_change_changes_the_pod_template_without_revealing_it(rendered: Render) -> None:
+    def revision(rendering: Rendering) -> str:
+        annotations = rendering.named("StatefulSet", "mysql").spec["template"]["metadata"]["annotations"]
+        return str(annotations["stateful.pulumi.com/credentials-revision"])
+
+    before = revision(rendered())
+    after = revision(rendered({"mysqlRootPassword": "rotated-root-pass"}))
+    assert before != after
+    assert "root-pass" not in before
+    assert len(before) == 16
+
+
+def test_every_statefulset_keeps_its_pods_when_the_object_is_recreated(rendered: Render) -> None:
+    for statefulset in rendered().of_kind("StatefulSet"):
+        assert statefulset.metadata["annotations"]["pulumi.com/deletionPropagationPolicy"] == "orphan"

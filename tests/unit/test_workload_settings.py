@@ -222,7 +222,8 @@ def test_publish_not_ready_addresses_is_configurable(custom: Rendering) -> None:
 
 def test_a_namespace_moves_every_object_of_the_app(custom: Rendering) -> None:
     for resource in custom.resources:
-        if resource.metadata.get("name") in {"zk", "zk-hs", "zk-cs", "zk-pdb", "zk-config"}:
+        name = str(resource.metadata.get("name", ""))
+        if name in {"zk", "zk-hs", "zk-cs", "zk-pdb"} or name.startswith("zk-config-"):
             assert resource.metadata["namespace"] == "coordination"
 
 

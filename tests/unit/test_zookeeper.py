@@ -16,7 +16,7 @@ from policy.render import Rendering
 
 
 def config_file(rendering: Rendering, name: str) -> str:
-    return str(rendering.named("ConfigMap", "zk-config").props["data"][name])
+    return str(rendering.config_files("zk-config").props["data"][name])
 
 
 def container(rendering: Rendering) -> Mapping[str, Any]:
@@ -155,11 +155,33 @@ def test_a_budget_that_could_lose_quorum_is_rejected(parse: Parse, budget: dict[
         parse({"zookeeper": {"podDisruptionBudget": budget}})
 
 
-def test_the_heap_must_fit_in_the_container_memory(parse: Parse) -> None:
+def test_the_heap_must_leave_a_quarter_of_the_container_memory_to_the_jvm(parse: Parse) -> None:
+    with pytest.raises(ConfigError, match=r"stateful:zookeeper\.heapMb must be <= 768 MB \(75% of the container"):
+        parse({"zookeeper": {"heapMb": 769}})
+
+
+def test_a_heap_of_three_quarters_of_the_container_memory_is_accepted(parse: Parse) -> None:
+    assert parse({"zookeeper": {"heapMb": 768}}).zookeeper.heap_mb == 768
+
+
+@pytest.mark.parametrize(("members", "allowed"), [(1, 1), (3, 1), (5, 2), (7, 3)])
+def test_a_rolling_update_may_take_down_as_many_members_as_quorum_spares(
+    parse: Parse, members: int, allowed: int
+) -> None:
+    settings = parse({"zookeeper": {"replicas": members, "updateStrategy": {"maxUnavailable": allowed}}}).zookeeper
+    assert settings.workload.update_strategy.max_unavailable == allowed
+
+
+def test_a_rolling_update_one_member_beyond_quorum_is_rejected(parse: Parse) -> None:
     with pytest.raises(
-        ConfigError, match=r"stateful:zookeeper.heapMb must leave room below the container memory \(1Gi\)"
+        ConfigError, match=r"stateful:zookeeper\.updateStrategy\.maxUnavailable must be an integer <= 3 so that 4 of 7"
     ):
-        parse({"zookeeper": {"heapMb": 1024}})
+        parse({"zookeeper": {"replicas": 7, "updateStrategy": {"maxUnavailable": 4}}})
+
+
+def test_a_one_member_ensemble_refuses_a_percentage_too(parse: Parse) -> None:
+    with pytest.raises(ConfigError, match=r"maxUnavailable must be unset or 1 .*, got '100%'"):
+        parse({"zookeeper": {"replicas": 1, "updateStrategy": {"maxUnavailable": "100%"}}})
 
 
 @pytest.mark.parametrize(
