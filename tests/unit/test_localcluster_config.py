@@ -113,6 +113,7 @@ def test_kube_dns_service_points_at_the_host_coredns() -> None:
     sc = objects[("StorageClass", "standard")]
     assert sc["provisioner"] == provisioner.PROVISIONER
     assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert sc["allowVolumeExpansion"] is True
 
 
 def test_provisioned_volume_is_a_prebound_host_path_without_node_affinity(tmp_path: Path) -> None:
@@ -129,6 +130,32 @@ def test_provisioned_volume_is_a_prebound_host_path_without_node_affinity(tmp_pa
     assert pv.spec.claim_ref.uid == "0123456789abcdef"
     assert pv.spec.node_affinity is None
     assert pv.spec.persistent_volume_reclaim_policy == "Delete"
+
+
+def _bound(requested: str, capacity: str, *, ours: bool = True, phase: str = "Bound") -> tuple[Any, Any]:
+    pvc = SimpleNamespace(
+        spec=SimpleNamespace(resources=SimpleNamespace(requests={"storage": requested})),
+        status=SimpleNamespace(phase=phase, capacity={"storage": capacity}),
+    )
+    annotations = {provisioner.PROVISIONED_BY: provisioner.PROVISIONER} if ours else {}
+    pv = SimpleNamespace(metadata=SimpleNamespace(annotations=annotations))
+    return pvc, pv
+
+
+def test_a_bound_claim_that_asks_for_more_than_it_has_is_resized() -> None:
+    assert provisioner.needs_resize(*_bound("512Mi", "256Mi"))
+
+
+@pytest.mark.parametrize(
+    ("requested", "capacity", "ours", "phase"),
+    [("256Mi", "256Mi", True, "Bound"), ("0.25Gi", "256Mi", True, "Bound"), ("512Mi", "256Mi", False, "Bound"),
+     ("512Mi", "256Mi", True, "Pending")],
+    ids=["same size", "same size spelled otherwise", "another provisioner's volume", "not bound yet"],
+)
+def test_a_claim_is_resized_only_when_bound_to_our_volume_and_asking_for_more(
+    requested: str, capacity: str, ours: bool, phase: str
+) -> None:
+    assert not provisioner.needs_resize(*_bound(requested, capacity, ours=ours, phase=phase))
 
 
 def test_reclaim_only_touches_directories_below_the_volumes_root(tmp_path: Path) -> None:
