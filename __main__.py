@@ -27,7 +27,8 @@ settings = parse_stack_settings(raw, secret_keys)  # fails `pulumi preview` befo
 # Offline renderings (policy, unit tests) have no cluster to compare with and set STATEFUL_LIVE_CHECKS=off.
 if os.environ.get("STATEFUL_LIVE_CHECKS", "on") != "off":
     try:
-        check_live_changes(settings, read_live(settings.kubeconfig_context, targets(settings)))
+        live = read_live(settings.kubeconfig_context, targets(settings), pulumi.get_stack())
+        check_live_changes(settings, live)
     except LiveReadError as error:
         if not pulumi.runtime.is_dry_run():
             raise ConfigError(f"cannot read the live StatefulSets to check this change against: {error}") from None

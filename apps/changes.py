@@ -58,6 +58,14 @@ def problems(settings: StackSettings, state: LiveState) -> list[str]:
     """Every refused change, as a message that starts with the full config key."""
     found: list[str] = []
     for name, module, app in _enabled(settings):
+        elsewhere = sorted(state.stack_namespaces.get(module.STATEFULSET, frozenset()) - {app.namespace})
+        if elsewhere:
+            found.append(
+                f"{PROJECT}:{name}.namespace must stay {elsewhere[0]!r}: this stack's StatefulSet "
+                f"{module.STATEFULSET} runs there, and a new namespace would start it with new, empty claims "
+                f"and delete the old one; got {app.namespace!r}. To move it, deploy a new stack in the new "
+                "namespace and move the data"
+            )
         live = state.statefulset(app.namespace, module.STATEFULSET)
         errors = live_problems(app.workload, live, state)
         if live is not None and name == "zookeeper":

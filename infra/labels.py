@@ -7,6 +7,8 @@ INSTANCE = "app.kubernetes.io/instance"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PART_OF = "app.kubernetes.io/part-of"
 POD_NAME = "statefulset.kubernetes.io/pod-name"
+#: On each StatefulSet object (not its pods, not a selector): the Pulumi stack that manages it.
+STACK = "stateful.pulumi.com/stack"
 
 
 def selector_labels(app: str, instance: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from kubernetes import client, config
 
+from infra.labels import STACK
 from infra.quantity import parse_quantity
 
 
@@ -67,6 +68,8 @@ class LiveState:
     """
 
     statefulsets: Mapping[tuple[str, str], LiveStatefulSet] = field(default_factory=dict)
+    # Namespaces where this stack's StatefulSet of each name runs now (by the stack label).
+    stack_namespaces: Mapping[str, frozenset[str]] = field(default_factory=dict)
     expandable_classes: frozenset[str] = frozenset()
     default_class: str | None = None
     reachable: bool = True
@@ -122,8 +125,11 @@ def _live_statefulset(sts: Any, target: Target, claims: Iterable[Any]) -> LiveSt
     )
 
 
-def read_live(context: str | None, targets: Iterable[Target]) -> LiveState:
-    """Read the targets' live StatefulSets and claims, and the StorageClasses; raise LiveReadError if unreachable."""
+def read_live(context: str | None, targets: Iterable[Target], stack: str) -> LiveState:
+    """Read the targets' live StatefulSets and claims, the StorageClasses, and where ``stack``'s sets run.
+
+    Raise LiveReadError when the cluster cannot be read.
+    """
     try:
         api = config.new_client_from_config(context=context)  # type: ignore[no-untyped-call]
     except Exception as error:  # no kubeconfig, or no such context
@@ -134,6 +140,9 @@ def read_live(context: str | None, targets: Iterable[Target]) -> LiveState:
     timeout = 10
     try:
         classes: list[Any] = storage.list_storage_class(_request_timeout=timeout).items
+        mine: list[Any] = apps.list_stateful_set_for_all_namespaces(
+            label_selector=f"{STACK}={stack}", _request_timeout=timeout
+        ).items
         found: dict[tuple[str, str], LiveStatefulSet] = {}
         for target in targets:
             try:
@@ -156,8 +165,12 @@ def read_live(context: str | None, targets: Iterable[Target]) -> LiveState:
         ),
         None,
     )
+    running: dict[str, set[str]] = {}
+    for sts in mine:
+        running.setdefault(sts.metadata.name, set()).add(sts.metadata.namespace)
     return LiveState(
         statefulsets=found,
+        stack_namespaces={name: frozenset(namespaces) for name, namespaces in running.items()},
         expandable_classes=frozenset(sc.metadata.name for sc in classes if sc.allow_volume_expansion),
         default_class=default_class,
     )

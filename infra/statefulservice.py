@@ -185,11 +185,13 @@ class StatefulService(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         workload = args.workload
 
-        def metadata(object_name: str, annotations: Mapping[str, str] | None = None) -> meta.ObjectMetaArgs:
+        def metadata(
+            object_name: str, annotations: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None
+        ) -> meta.ObjectMetaArgs:
             return meta.ObjectMetaArgs(
                 name=object_name,
                 namespace=args.namespace,
-                labels=args.labels,
+                labels={**args.labels, **(labels or {})},
                 annotations=dict(annotations) if annotations else None,
             )
 
@@ -235,20 +237,22 @@ class StatefulService(pulumi.ComponentResource):
             opts=child,
         )
 
+        statefulset_metadata = metadata(
+            args.statefulset_name,
+            {
+                **rollout_annotations(
+                    workload.replicas,
+                    workload.update_strategy,
+                    workload.min_ready_seconds,
+                    workload.rollout_timeout_seconds,
+                ),
+                DELETION_PROPAGATION: "orphan",
+            },
+            {labelling.STACK: pulumi.get_stack()},  # finds this stack's set wherever it runs (infra.live)
+        )
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
-            metadata=metadata(
-                args.statefulset_name,
-                {
-                    **rollout_annotations(
-                        workload.replicas,
-                        workload.update_strategy,
-                        workload.min_ready_seconds,
-                        workload.rollout_timeout_seconds,
-                    ),
-                    DELETION_PROPAGATION: "orphan",
-                },
-            ),
+            metadata=statefulset_metadata,
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=self.headless_service.metadata.name,
                 replicas=workload.replicas,

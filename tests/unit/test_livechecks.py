@@ -156,6 +156,12 @@ def test_every_refused_change_is_counted_in_the_message(parse: Parse) -> None:
     assert "(and 1 more: stateful:mysql.storage.size must not be smaller" in message
 
 
+def test_moving_a_live_app_to_another_namespace_is_refused(parse: Parse) -> None:
+    live = LiveState(stack_namespaces={"web-demo": frozenset({"demo"})}, expandable_classes=frozenset({"standard"}))
+    message = refusal(parse, {"nginx": {**LOCAL_NGINX, "namespace": "web"}}, live)
+    assert message.startswith("stateful:nginx.namespace must stay 'demo': this stack's StatefulSet web-demo runs there")
+
+
 def test_protect_needs_retained_claims(parse: Parse) -> None:
     with pytest.raises(ConfigError) as error:
         parse({"nginx": {"protect": True, "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete"}}})
