@@ -46,8 +46,9 @@ def manifests() -> list[dict[str, Any]]:
         {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
     ], COREDNS_USER)
     objects += _cluster_role("stateful:provisioner", [
-        {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": [*read, "create", "delete"]},
+        {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": [*read, "create", "delete", "patch"]},
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": read},
+        {"apiGroups": [""], "resources": ["persistentvolumeclaims/status"], "verbs": ["patch"]},  # resizing
         {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": read},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     ], PROVISIONER_USER)

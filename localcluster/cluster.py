@@ -1,6 +1,7 @@
 """A real multi-node Kubernetes cluster on this machine, from host processes.
 
     python3 -m localcluster.cluster up|down|status|clean [--nodes N]     (or NODES=N; default 3)
+    python3 -m localcluster.cluster node stop|start N                    (a power cut, and power back)
 
 - control plane on host-local addresses: etcd (127.0.0.1:2379), kube-apiserver (10.244.0.1:6443),
   kube-controller-manager, kube-scheduler; admin kubeconfig at ``paths.kubeconfig()``;
@@ -9,6 +10,11 @@
   ``/stateful/node-N``);
 - one kube-proxy (iptables) for the shared host network; CoreDNS on 10.244.0.53 behind Service
   ``kube-dns`` (10.96.0.10); a host-path volume provisioner (default StorageClass ``standard``).
+
+``node stop N`` kills node-N's kubelet, containerd, shims and every container at once (SIGKILL, no
+grace, nothing told to the API: a power cut), then clears what a reboot clears (mounts, pod network
+links, runtime state); its disk stays. The Node turns NotReady when its heartbeats stop. ``node start
+N`` is ``up``: it starts what is not running.
 
 ``up`` is idempotent: a component already running with the same spec is left alone. ``down`` stops
 every process by pid (pidfiles, and the nodes' cgroups for containers and shims), unmounts, and
@@ -327,6 +333,26 @@ class Cluster:
         sandboxes = node.containerd_root / "io.containerd.grpc.v1.cri" / "sandboxes"
         return {p.name for p in sandboxes.iterdir()} if sandboxes.is_dir() else set()
 
+    def power_off(self, node: Node) -> int:
+        """Kill every process of ``node`` at once (kubelet, containerd, shims, containers), then reboot-clean it.
+
+        Returns how many processes were killed.
+        """
+        killed: set[int] = set()
+        deadline = time.monotonic() + 15
+        while (left := cgroups.pids_under(node.cgroup) - {os.getpid()}) and time.monotonic() < deadline:
+            procs.kill_now(left)  # repeated: a dying containerd may still have forked a shim
+            killed |= left
+        for name in (f"kubelet-{node.name}", f"containerd-{node.name}"):
+            self.registry.forget(name)
+        stuck = mounts.unmount_under(node.root)
+        if stuck:
+            raise StepError(f"{node.name}: could not unmount {', '.join(map(str, stuck[:5]))}")
+        hostnet.remove_node_links(node.bridge)
+        if node.runtime_dir.exists():
+            shutil.rmtree(node.runtime_dir)
+        return len(killed)
+
     def stop_extra_nodes(self) -> None:
         """Stop nodes beyond the wanted count (after ``--nodes`` went down)."""
         wanted = {n.index for n in self.layout.nodes}
@@ -431,16 +457,36 @@ class Cluster:
         return 0 if healthy else 1
 
 
+def node_command(cluster: Cluster, action: str, index: int) -> None:
+    """``node stop N``: a power cut of node-N; ``node start N``: power back (``up`` converges)."""
+    indexes = [node.index for node in cluster.layout.nodes]
+    if index not in indexes:
+        raise ValueError(f"no node {index}: the cluster has nodes {indexes}")
+    node = cluster.layout.node(index)
+    if action == "stop":
+        with phase(f"power cut of {node.name}"):
+            say(f"    {node.name}: {cluster.power_off(node)} processes killed")
+    else:
+        with phase(f"power back on {node.name}"):
+            cluster.up()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python3 -m localcluster.cluster",
                                      description="The local multi-node Kubernetes cluster.")
-    parser.add_argument("command", choices=("up", "down", "status", "clean"))
+    parser.add_argument("command", choices=("up", "down", "status", "clean", "node"))
+    parser.add_argument("action", nargs="?", choices=("stop", "start"), help="node: stop (power cut) or start")
+    parser.add_argument("index", nargs="?", type=int, help="node: which node (1..N)")
     parser.add_argument("--nodes", type=int, default=None, help="number of nodes (default $NODES or 3)")
     args = parser.parse_args(argv)
+    if args.command == "node" and (args.action is None or args.index is None):
+        parser.error("usage: node stop|start N")
     try:
         cluster = Cluster(Layout.create(node_count(args.nodes)))
-        if args.command == "up":
+        if args.command == "node":
+            node_command(cluster, args.action, args.index)
+        elif args.command == "up":
             cluster.up()
         elif args.command == "down":
             sys.exit(1 if cluster.down() else 0)

@@ -157,6 +157,11 @@ class Registry:
         self.specfile(name).unlink(missing_ok=True)
         return was_running
 
+    def forget(self, name: str) -> None:
+        """Drop ``name``'s records (its process is gone, e.g. killed with its node)."""
+        self.pidfile(name).unlink(missing_ok=True)
+        self.specfile(name).unlink(missing_ok=True)
+
     @staticmethod
     def _write(path: Path, text: str) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -184,6 +189,15 @@ def terminate(
     while any(is_alive(pid) for pid in killed) and time.monotonic() < deadline:
         time.sleep(0.05)
     return killed
+
+
+def kill_now(pids: Iterable[int]) -> None:
+    """SIGKILL ``pids`` at once (no grace) and wait briefly until they are gone."""
+    targets = {pid for pid in pids if pid != os.getpid()}
+    _signal(targets, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while any(is_running(pid) for pid in targets) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _signal(pids: Iterable[int], sig: signal.Signals) -> None:

@@ -1,48 +1,49 @@
-"""Render the program for one stack under mocks and print policy violations; exit 1 if there are any.
+"""The policy pack the engine runs: ``pulumi preview --policy-pack policy`` (and ``pulumi up``).
 
-Usage: ``python -m policy --stack local`` (reads ``stacks/Pulumi.local.yaml``). Encrypted values are
-not decrypted: the passwords are replaced by placeholders, which the checks never read.
+The language host starts this file through the Python SDK's ``python -m pulumi.policy`` with this
+directory as the working directory, in the pack's own virtualenv (``PulumiPolicy.yaml``). The policies
+are the ``policy`` package of this repository, so the repository is put on the path first; this
+directory itself is taken off it, so that its modules are only ever imported as ``policy.*``.
+PolicyPack(...) serves the engine and never returns.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
 from pathlib import Path
 
-from policy.checks import run_checks
-from policy.render import PROJECT, render, stack_config
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
 
-STACKS = Path(__file__).resolve().parent.parent / "stacks"
-PASSWORDS = (f"{PROJECT}:mysqlRootPassword", f"{PROJECT}:mysqlReplicationPassword")
+from pulumi_policy import (  # type: ignore[import-not-found,unused-ignore]  # noqa: E402 - the pack's own venv
+    EnforcementLevel,
+    PolicyPack,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
 
+from policy.model import Level, ResourcePolicy  # noqa: E402
+from policy.pack import DESCRIPTION, NAME, POLICIES  # noqa: E402
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the checks for ``--stack``; 0 when clean, 1 on violations, 2 when the program cannot render."""
-    parser = argparse.ArgumentParser(prog="python -m policy", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="local", help="stack name: reads stacks/Pulumi.<stack>.yaml")
-    options = parser.parse_args(argv)
-    path = STACKS / f"Pulumi.{options.stack}.yaml"
-    if not path.is_file():
-        print(f"no stack file {path.name} in {STACKS.name}/", file=sys.stderr)
-        return 2
-    config, secret_keys = stack_config(path)
-    for key in PASSWORDS:
-        if key not in config:
-            print(f"note: {key} is not set yet; rendering with a placeholder", file=sys.stderr)
-            config[key] = "placeholder"
-            secret_keys.add(key)
-    try:
-        rendering = render(config, secret_keys, stack=options.stack)
-    except Exception as error:  # a bad config: show the program's own message
-        print(f"the program does not render for stack {options.stack}: {error}", file=sys.stderr)
-        return 2
-    violations = run_checks(rendering.resources)
-    for violation in violations:
-        print(violation)
-    print(f"{len(violations)} violation(s) in {len(rendering.resources)} resources of stack {options.stack}")
-    return 1 if violations else 0
+LEVELS = {Level.MANDATORY: EnforcementLevel.MANDATORY, Level.ADVISORY: EnforcementLevel.ADVISORY}
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+PolicyPack(
+    name=NAME,
+    description=DESCRIPTION,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=[
+        ResourceValidationPolicy(
+            name=policy.name,
+            description=policy.description,
+            validate=policy.validate,
+            enforcement_level=LEVELS[policy.level],
+        )
+        if isinstance(policy, ResourcePolicy)
+        else StackValidationPolicy(
+            name=policy.name,
+            description=policy.description,
+            validate=policy.validate,
+            enforcement_level=LEVELS[policy.level],
+        )
+        for policy in POLICIES
+    ],
+)

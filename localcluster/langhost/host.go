@@ -38,8 +38,8 @@ const (
 )
 
 // host implements pulumirpc.LanguageRuntimeServer. The embedded Unimplemented server answers the RPCs
-// we leave out (GenerateProject, GenerateProgram, GeneratePackage, Pack, Link, Template, RunPlugin,
-// Cancel) with codes.Unimplemented, which the engine handles.
+// we leave out (GenerateProject, GenerateProgram, GeneratePackage, Pack, Link, Template, Cancel) with
+// codes.Unimplemented, which the engine handles. RunPlugin (policy packs) is in policy.go.
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
 

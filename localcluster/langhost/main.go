@@ -7,8 +7,9 @@
 // whose python/toolchain package holds the real virtualenv/pip/uv/poetry logic, and whose proto package
 // defines the LanguageRuntime gRPC service. Programs are run the upstream way, through the SDK's
 // `pulumi-language-python-exec` shim installed next to this binary, so the Python side cannot tell the
-// difference. Code generation RPCs (convert, package gen, pack, link, templates) are not implemented:
-// they need the much larger pkg/v3 codegen and are not used to deploy.
+// difference. Policy packs (CrossGuard, `--policy-pack DIR`) run through RunPlugin with the SDK's
+// `python -m pulumi.policy` (policy.go). Code generation RPCs (convert, package gen, pack, link, templates)
+// are not implemented: they need the much larger pkg/v3 codegen and are not used to deploy.
 package main
 
 import (

@@ -107,6 +107,7 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
      "stateful:nginx.storage.accessModes"),
     ("nginx-smaller-volume", {"nginx": {"storage": {"size": "128Mi"}}},
      "stateful:nginx.storage.size must not be smaller than the live claims"),
+    ("nginx-other-namespace", {"nginx": {"namespace": "web"}}, "stateful:nginx.namespace must stay 'demo'"),
     ("nginx-other-storage-class", {"nginx": {"storage": {"storageClassName": "fast"}}},
      "stateful:nginx.storage.storageClassName must stay 'standard'"),
 ]
