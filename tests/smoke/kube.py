@@ -29,6 +29,7 @@ class Kube:
 
     core: Any  # kubernetes.client.CoreV1Api (the client ships no type information)
     apps: Any  # kubernetes.client.AppsV1Api
+    policy: Any = None  # kubernetes.client.PolicyV1Api
 
 
 def connect(context: str | None) -> Kube:
@@ -38,7 +39,7 @@ def connect(context: str | None) -> Kube:
     """
     load: Any = config.load_kube_config  # the client's loaders are untyped
     load(config_file=os.environ.get("KUBECONFIG") or None, context=context)
-    return Kube(core=client.CoreV1Api(), apps=client.AppsV1Api())
+    return Kube(core=client.CoreV1Api(), apps=client.AppsV1Api(), policy=client.PolicyV1Api())
 
 
 def label_selector(labels: Mapping[str, str]) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from .kube import Kube, exec_in_pod, get_pod, wait_ready
+from .kube import Kube, exec_in_pod, get_pod, wait_ready, wait_rolled_out
 from .stack import App, StackDriver
 from .waits import wait_until
 
@@ -140,19 +140,27 @@ def test_a_value_that_would_break_the_live_stack_is_refused_by_preview_naming_it
 
 
 def _versions(kube: Kube, apps: list[App]) -> dict[str, str]:
+    """What a change by `pulumi up` would move, per object of the apps' namespaces.
+
+    The resourceVersion, except: StatefulSets and budgets give their spec's generation and pods their UID
+    (their status churns on its own: probes, revisions).
+    """
     found: dict[str, str] = {}
-    listings: list[tuple[str, Callable[..., Any]]] = [
-        ("StatefulSet", kube.apps.list_namespaced_stateful_set),
-        ("Service", kube.core.list_namespaced_service),
-        ("ConfigMap", kube.core.list_namespaced_config_map),
-        ("Secret", kube.core.list_namespaced_secret),
-        ("PersistentVolumeClaim", kube.core.list_namespaced_persistent_volume_claim),
-        ("Pod", kube.core.list_namespaced_pod),
+    listings: list[tuple[str, Callable[..., Any], Callable[[Any], str]]] = [
+        ("StatefulSet", kube.apps.list_namespaced_stateful_set, lambda o: f"generation {o.metadata.generation}"),
+        ("Pod", kube.core.list_namespaced_pod, lambda o: f"uid {o.metadata.uid}"),
+        ("Service", kube.core.list_namespaced_service, lambda o: str(o.metadata.resource_version)),
+        ("ConfigMap", kube.core.list_namespaced_config_map, lambda o: str(o.metadata.resource_version)),
+        ("Secret", kube.core.list_namespaced_secret, lambda o: str(o.metadata.resource_version)),
+        ("PersistentVolumeClaim", kube.core.list_namespaced_persistent_volume_claim,
+         lambda o: str(o.metadata.resource_version)),
+        ("PodDisruptionBudget", kube.policy.list_namespaced_pod_disruption_budget,
+         lambda o: f"generation {o.metadata.generation}"),
     ]
     for app in apps:
-        for kind, list_fn in listings:
+        for kind, list_fn, version in listings:
             for item in list_fn(app.namespace).items:
-                found[f"{kind} {app.namespace}/{item.metadata.name}"] = str(item.metadata.resource_version)
+                found[f"{kind} {app.namespace}/{item.metadata.name}"] = version(item)
     return found
 
 
@@ -160,6 +168,8 @@ def test_a_refused_up_changes_no_object(
     kube: Kube, driver: StackDriver, nginx: App, zookeeper: App, mysql: App
 ) -> None:
     apps = [nginx, zookeeper, mysql]
+    for app in apps:  # an earlier test's rollout may still be settling
+        wait_rolled_out(kube, app.namespace, app.statefulset)
     before = _versions(kube, apps)
     change = {driver.key(zookeeper): {"replicas": 5}, driver.key(nginx): {"replicas": 3}}
     with pytest.raises(auto.errors.CommandError) as refused:
