@@ -3,15 +3,17 @@
 #   make test   every test: lint, types, unit, then the cluster tests against a real `pulumi up`
 #   make env    shell exports for plain `pulumi` and `kubectl`: eval "$$(make -s env)"
 #   make down   destroy the local stack and stop the cluster
+#   make review STACK=dev   the change and the policy pack's report, for a pull request
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
+GO    := GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 go
 STACK ?= local
 NODES ?= 3
 export NODES
 
 .PHONY: up test down env venv toolchain images cluster cluster-down cluster-status cluster-clean \
-        deploy preview destroy unit lint cluster-test bench
+        deploy preview destroy unit lint cluster-test bench policy-venv review langhost-test
 
 $(PY): pyproject.toml
 	@python3 -m venv $(VENV)
@@ -19,6 +21,10 @@ $(PY): pyproject.toml
 	@touch $(PY)
 
 venv: $(PY)
+
+# The policy pack's own virtualenv (policy/.venv): pulumi-policy pins a protobuf the project does not use.
+policy-venv: $(PY)
+	@$(PY) -m policy.install
 
 toolchain: $(PY)
 	@$(PY) -m localcluster.toolchain
@@ -38,14 +44,17 @@ cluster-status: $(PY)
 cluster-clean: $(PY)
 	@$(PY) -m localcluster.cluster clean
 
-deploy: $(PY)
+deploy: $(PY) policy-venv
 	@$(PY) -m localcluster.deploy up --stack $(STACK)
 
-preview: $(PY)
+preview: $(PY) policy-venv
 	@$(PY) -m localcluster.deploy preview --stack $(STACK)
 
 destroy: $(PY)
 	@$(PY) -m localcluster.deploy destroy --stack $(STACK)
+
+review: $(PY) policy-venv
+	@$(PY) -m policy.review --stack $(STACK)
 
 up: cluster deploy
 
@@ -61,10 +70,13 @@ lint: $(PY)
 unit: $(PY)
 	@$(PY) -m pytest -m "not cluster" tests/unit
 
-cluster-test: $(PY)
+langhost-test:
+	@cd localcluster/langhost && $(GO) test ./...
+
+cluster-test: $(PY) policy-venv
 	@$(PY) -m localcluster.incluster -- $(PY) -m pytest -m cluster tests/cluster tests/smoke
 
-test: lint unit up cluster-test
+test: lint unit up langhost-test cluster-test
 
 bench: $(PY)
 	@$(PY) -m localcluster.incluster -- $(PY) -m benchmarks.run

@@ -18,6 +18,10 @@ from pulumi import automation as auto
 
 from localcluster import env
 from localcluster.progress import phase, say
+from policy import PACK_DIR, install
+
+# Every preview and update runs the repository's CrossGuard policy pack: a mandatory violation stops it.
+POLICY_PACKS = [str(PACK_DIR)]
 
 REPO = Path(__file__).resolve().parent.parent
 APPS = ("nginx", "zookeeper", "mysql")
@@ -84,13 +88,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--stack", default="local")
     args = ap.parse_args(argv)
     st = stack(args.stack)
+    if args.action in ("up", "preview"):
+        install.ensure()  # the pack's own virtualenv (policy/.venv)
     printer = lambda line: print(line, flush=True)  # noqa: E731
     if args.action == "up":
         with phase(f"pulumi up --stack {args.stack}"):
-            st.up(on_output=printer, color="never")
+            st.up(on_output=printer, color="never", policy_packs=POLICY_PACKS)
     elif args.action == "preview":
         with phase(f"pulumi preview --stack {args.stack}"):
-            st.preview(on_output=printer, color="never")
+            st.preview(on_output=printer, color="never", policy_packs=POLICY_PACKS)
     elif args.action == "destroy":
         with phase(f"pulumi destroy --stack {args.stack}"):
             st.destroy(on_output=printer, color="never")

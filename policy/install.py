@@ -45,4 +45,5 @@ def ensure() -> Path:
 
 
 if __name__ == "__main__":
-    print(f"policy pack virtualenv: {ensure().parent.parent}")
+    if not is_current():
+        print(f"policy pack virtualenv: {ensure().parent.parent}", flush=True)

@@ -30,7 +30,7 @@ import yaml
 
 from localcluster import env
 from policy import PACK_DIR
-from policy.pack import urn
+from policy.pack import plain, urn
 from policy.render import PROJECT, RenderedResource, render, stack_config
 
 REPO = PACK_DIR.parent
@@ -84,7 +84,7 @@ def objects_summary(resources: Iterable[RenderedResource]) -> list[str]:
     """``+ Kind namespace/name`` for every Kubernetes object, as a preview of a new stack lists them."""
     lines = []
     for resource in resources:
-        if resource.type.startswith("kubernetes:") and resource.kind != "kubernetes":
+        if resource.type.startswith("kubernetes:"):
             meta = resource.metadata
             where = f"{meta.get('namespace')}/{meta.get('name')}" if meta.get("namespace") else meta.get("name")
             lines.append(f"  + {resource.kind} {where}")
@@ -112,11 +112,7 @@ def offline(stack: str, reason: str, yaml_file: Path | None) -> int:
     print(f"\nObjects the stack holds ({len(objects_summary(resources))}):")
     print("\n".join(objects_summary(resources)), flush=True)
     if yaml_file is not None:
-        documents = [
-            {key: value for key, value in json.loads(json.dumps(state_value(dict(r.props)))).items()}
-            for r in resources
-            if r.type.startswith("kubernetes:")
-        ]
+        documents = [plain(dict(r.props)) for r in resources if r.type.startswith("kubernetes:")]
         yaml_file.write_text(yaml.safe_dump_all(documents, sort_keys=False))
         print(f"(written as YAML to {yaml_file})")
     with tempfile.TemporaryDirectory(prefix="policy-review-") as tmp:
@@ -154,7 +150,7 @@ def cluster_problem(context: str | None) -> str | None:
     try:
         api = config.new_client_from_config(context=context)  # type: ignore[no-untyped-call]
         client.VersionApi(api).get_code(_request_timeout=5)
-    except Exception as error:  # noqa: BLE001 - any failure means: not reachable from here
+    except Exception as error:
         return f"its cluster (context {context or 'current'}) does not answer: {type(error).__name__}"
     return None
 

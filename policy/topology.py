@@ -11,7 +11,18 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from policy.kube import describe, is_quorum_app, kind, mapping, namespace, pod_labels, pod_template, replicas, selects, spec
+from policy.kube import (
+    describe,
+    is_quorum_app,
+    kind,
+    mapping,
+    namespace,
+    pod_labels,
+    pod_template,
+    replicas,
+    selects,
+    spec,
+)
 from policy.model import ResourceArgs, StackArgs, StackPolicy
 
 

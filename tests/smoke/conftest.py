@@ -17,6 +17,7 @@ import pytest
 from pulumi import automation as auto
 
 from localcluster import env
+from policy import install
 
 from .kube import Kube, connect
 from .stack import App, StackDriver, outputs_of, project_file, stack_config_file
@@ -32,8 +33,9 @@ def stack_name() -> str:
 
 @pytest.fixture(scope="session")
 def stack(stack_name: str) -> auto.Stack:
-    """The deployed stack, selected with the project's Pulumi environment."""
+    """The deployed stack, selected with the project's Pulumi environment (and the policy pack's virtualenv)."""
     env.apply()
+    install.ensure()
     try:
         return auto.select_stack(stack_name=stack_name, work_dir=str(REPO))
     except auto.errors.StackNotFoundError:

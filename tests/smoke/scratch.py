@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from .stack import merge, outputs_of
+from .stack import POLICY_PACKS, merge, outputs_of
 
 SECRET_KEYS = ("mysqlRootPassword", "mysqlReplicationPassword")
 APPS = ("nginx", "zookeeper", "mysql")
@@ -94,13 +94,13 @@ class ScratchStack:
     def up(self) -> dict[str, Any]:
         """``pulumi up`` with the stack's settings; return the outputs."""
         self._emit(f"--- pulumi up --stack {self.name}")
-        result = self._require().up(on_output=self._emit, color="never")
+        result = self._require().up(on_output=self._emit, color="never", policy_packs=POLICY_PACKS)
         return {k: v.value for k, v in result.outputs.items()}
 
     def preview(self, changes: Mapping[str, Any] | None = None) -> auto.PreviewResult:
         """``pulumi preview``, with ``changes`` applied to a temporary copy of the settings when given."""
         if not changes:
-            return self._require().preview(on_output=self._emit, color="never")
+            return self._require().preview(on_output=self._emit, color="never", policy_packs=POLICY_PACKS)
         result: auto.PreviewResult = self._with_changes("preview", changes)
         return result
 
@@ -116,7 +116,7 @@ class ScratchStack:
             changed.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
             self._emit(f"--- pulumi {action} --stack {self.name} (changed config)")
             run = getattr(self._require(), action)
-            return run(on_output=self._emit, color="never", config_file=str(changed))
+            return run(on_output=self._emit, color="never", config_file=str(changed), policy_packs=POLICY_PACKS)
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs."""

@@ -22,6 +22,11 @@ from typing import Any, Final
 import yaml
 from pulumi import automation as auto
 
+from policy import PACK_DIR
+
+#: Every ``pulumi up`` and preview of the smoke tests runs the policy pack, as ``make up`` does.
+POLICY_PACKS: Final = [str(PACK_DIR)]
+
 
 @dataclass(frozen=True)
 class App:
@@ -175,6 +180,7 @@ class StackDriver:
             on_output=self._emit,
             color="never",
             config_file=str(config_file) if config_file else None,
+            policy_packs=POLICY_PACKS,
         )
         return {k: v.value for k, v in result.outputs.items()}
 
@@ -196,7 +202,9 @@ class StackDriver:
             changed_file = Path(tmp) / self.config_file.name
             changed_file.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
             self._emit("--- pulumi preview (changed config)")
-            return self.stack.preview(on_output=self._emit, color="never", config_file=str(changed_file))
+            return self.stack.preview(
+                on_output=self._emit, color="never", config_file=str(changed_file), policy_packs=POLICY_PACKS
+            )
 
     def restore(self) -> dict[str, Any]:
         """``pulumi up`` with the stack's own config."""
