@@ -25,6 +25,7 @@ MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 MS_BIND = 4096
 RESOLV_CONF = "/etc/resolv.conf"
+HOST_MOUNT_NS_FD = "STATEFUL_HOST_MOUNT_NS_FD"
 
 
 def resolv_conf() -> Path:
@@ -57,6 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     conf = resolv_conf()
     if not conf.exists():
         sys.exit(f"{conf} does not exist: start the cluster first (make cluster)")
+    # Keep a handle on the host's mount namespace, so that the command can run cluster commands there
+    # (`nsenter --mount=/proc/self/fd/$STATEFUL_HOST_MOUNT_NS_FD`, e.g. the node drills' stop and start).
+    host_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+    os.set_inheritable(host_ns, True)
+    os.environ[HOST_MOUNT_NS_FD] = str(host_ns)
     try:
         enter(conf)
     except OSError as err:
