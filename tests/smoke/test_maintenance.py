@@ -243,6 +243,8 @@ def drain(  # noqa: PLR0917 (pytest passes fixtures by name)
             assert result.returncode == 0, f"kubectl drain {node} failed: {result.stderr or result.stdout}"
             print(f"drained {node} in {time.monotonic() - started:.1f} s")
             second_status = _evict(kube, zookeeper, second)  # while the first member cannot come back
+            print(f"evicting {second} while {member} is out: {second_status} "
+                  f"({time.monotonic() - started:.1f} s after the drain began)")
             moved: dict[str, tuple[str, float]] = {}
             for app in (nginx, mysql):
                 for pod in movers[app.key]:
