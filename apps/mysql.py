@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from apps.common import (
     app_outputs,
@@ -38,6 +39,7 @@ from apps.mysql_scripts import (
 )
 from infra import specs
 from infra.errors import InvalidFieldError
+from infra.labels import labels
 from infra.quantity import parse_quantity
 from infra.statefulservice import (
     ClientService,
@@ -59,6 +61,9 @@ from infra.workload import (
     WorkloadSpec,
 )
 
+core = k8s.core.v1
+meta = k8s.meta.v1
+
 APP = "mysql"
 STATEFULSET = "mysql"
 HEADLESS_SERVICE = "mysql"
@@ -66,6 +71,8 @@ READ_SERVICE = "mysql-read"
 PRIMARY_SERVICE = "mysql-primary"
 CONFIG_MAP = "mysql-config"
 VOLUME_CLAIM = "data"
+RECOVERY_CONFIG_MAP = "mysql-recovery"
+RECOVERY_KEY = "recover-empty-primary"
 SECRET = "mysql-credentials"
 ROOT_PASSWORD_KEY = "root-password"
 REPLICATION_PASSWORD_KEY = "replication-password"
@@ -115,7 +122,10 @@ class MySQLSettings:
     flavor: MySQLFlavor = MySQLFlavor.MYSQL
     net_write_timeout: int = 10
     innodb_buffer_pool_size: str = "256M"
+    binlog_expire_days: int = 7  # binary logs older than this are purged (replicas must not lag longer)
     primary_service: bool = True
+    # An empty primary refuses to start while a replica holds history; true makes it clone the most advanced one.
+    recover_empty_primary: bool = False
     workload: WorkloadSpec = field(default=DEFAULT_WORKLOAD, metadata={FLATTEN: True})
 
     def __post_init__(self) -> None:
@@ -127,6 +137,12 @@ class MySQLSettings:
                 "net_write_timeout", f"must be between 1 and 3600 seconds, got {self.net_write_timeout}"
             )
         self._check_buffer_pool()
+        if not 1 <= self.binlog_expire_days <= 99:
+            raise InvalidFieldError(
+                "binlog_expire_days",
+                f"must be between 1 and 99 days (binary logs must outlive a replica's longest absence), "
+                f"got {self.binlog_expire_days}",
+            )
 
     def _check_image(self) -> None:
         """The image must carry the flavor's server: its repository name says which one it is.
@@ -224,6 +240,7 @@ def service_args(
         primary_host=primary_host,
         net_write_timeout=settings.net_write_timeout,
         innodb_buffer_pool_size=settings.innodb_buffer_pool_size,
+        binlog_expire_days=settings.binlog_expire_days,
     )
     root = secret_env("MYSQL_ROOT_PASSWORD", SECRET, ROOT_PASSWORD_KEY)
     replication = secret_env("MYSQL_REPLICATION_PASSWORD", SECRET, REPLICATION_PASSWORD_KEY)
@@ -264,7 +281,7 @@ def service_args(
                 command=["bash", f"{SCRIPTS_DIR}/init-data.sh"],
                 mounts=state,
                 read_only_mounts=scripts,
-                env=[root, replication],
+                env=[root, replication, recovery_env()],
             ),
         ),
         containers=(
@@ -309,6 +326,32 @@ def service_args(
     )
 
 
+def recovery_env() -> core.EnvVarArgs:
+    """``RECOVER_EMPTY_PRIMARY`` from the live ConfigMap ``mysql-recovery``, read whenever init-data starts.
+
+    Not in the pod template on purpose: a primary that refuses to start keeps the StatefulSet from
+    rolling (OrderedReady waits for it), so the switch must reach the next restart of the refusing pod.
+    """
+    return core.EnvVarArgs(
+        name="RECOVER_EMPTY_PRIMARY",
+        value_from=core.EnvVarSourceArgs(
+            config_map_key_ref=core.ConfigMapKeySelectorArgs(name=RECOVERY_CONFIG_MAP, key=RECOVERY_KEY, optional=True)
+        ),
+    )
+
+
+def recovery_config_map(settings: MySQLSettings, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions) -> None:
+    """The switch ``recoverEmptyPrimary``, updated in place (the provider's ``enableConfigMapMutable``)."""
+    core.ConfigMap(
+        f"{APP}-recovery",
+        metadata=meta.ObjectMetaArgs(
+            name=RECOVERY_CONFIG_MAP, namespace=namespace, labels=labels(APP, STATEFULSET)
+        ),
+        data={RECOVERY_KEY: "true" if settings.recover_empty_primary else "false"},
+        opts=opts,
+    )
+
+
 def deploy(
     settings: MySQLSettings,
     credentials: MySQLCredentials,
@@ -322,6 +365,7 @@ def deploy(
     args = service_args(
         settings, credentials, namespace, settings.namespace, cluster_domain, kube_context=kube_context
     )
+    recovery_config_map(settings, namespace, opts)
     StatefulService(APP, args, opts)
     ports = {"mysql": MYSQL_PORT}
     if settings.flavor is MySQLFlavor.MARIADB:

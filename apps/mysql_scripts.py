@@ -71,6 +71,10 @@ port = @MYSQL_PORT@
 skip-name-resolve
 character-set-server = utf8mb4
 innodb-buffer-pool-size = @BUFFER_POOL@
+# Durability: a commit is on disk (redo log and binary log) when the client hears of it.
+innodb-flush-log-at-trx-commit = 1
+sync-binlog = 1
+binlog-expire-logs-seconds = @BINLOG_EXPIRY@
 """
 
 _SERVER_CNF_FLAVOR = {
@@ -95,13 +99,14 @@ plugin-load-add = mysql_clone.so
 }
 
 
-def server_cnf(flavor: MySQLFlavor, innodb_buffer_pool_size: str) -> str:
+def server_cnf(flavor: MySQLFlavor, innodb_buffer_pool_size: str, binlog_expire_days: int = 7) -> str:
     """Options every member shares: paths, networking, GTID binary logging, and for MySQL the clone plugin."""
     values = {
         "@DATA_MOUNT@": DATA_MOUNT,
         "@RUN_DIR@": RUN_DIR,
         "@MYSQL_PORT@": str(MYSQL_PORT),
         "@BUFFER_POOL@": innodb_buffer_pool_size,
+        "@BINLOG_EXPIRY@": str(binlog_expire_days * 86400),
     }
     return _render(_SERVER_CNF_COMMON + _SERVER_CNF_FLAVOR[flavor], flavor, values)
 
@@ -259,9 +264,9 @@ def init_config_sh(flavor: MySQLFlavor) -> str:
 
 _INIT_DATA = """\
 #!/bin/bash
-# Give this pod a data directory once: the primary initializes an empty one and creates the accounts;
-# a replica clones the previous pod's data. A finished directory is marked and never touched again;
-# an unfinished one (no marker) is wiped and redone.
+# Give this pod a data directory once: the primary initializes an empty one and creates the accounts
+# (never while a peer holds history: see refuse_empty_primary); a replica clones the previous pod's
+# data. A finished directory is marked and never touched again; an unfinished one is wiped and redone.
 source @SCRIPTS_DIR@/lib.sh
 
 if [ -e "$MARKER" ]; then
@@ -271,7 +276,10 @@ fi
 rm -rf "$DATADIR"
 mkdir -p "$DATADIR"
 
-bootstrap_client() { @CLIENT@ --no-defaults --socket="$BOOT_SOCKET" --user=root "$@"; }
+# As root through the bootstrap socket: no password on a new data directory, BOOT_PASSWORD on a cloned one.
+bootstrap_client() {
+  @CLIENT@ --no-defaults --socket="$BOOT_SOCKET" --user=root ${BOOT_PASSWORD:+"--password=$BOOT_PASSWORD"} "$@"
+}
 
 # A temporary server on this pod's loopback interface only, for the one-time setup.
 start_bootstrap_server() {
@@ -322,8 +330,50 @@ initialize_primary() {
 
 @CLONE@
 
+# How much GTID history a server has applied (the sum of its sequence numbers; 0 for none), or -1
+# when it does not answer. Peers are the ready members behind the headless Service.
+peer_history() {
+  local pos
+  pos=$(@CLIENT@ --no-defaults --host="$1" --port="$MYSQL_PORT" --user=root --password="$MYSQL_ROOT_PASSWORD" \
+    --connect-timeout=3 --batch --skip-column-names -e "SELECT @GTID_POSITION@" 2> /dev/null) || { echo -1; return; }
+  @GTID_COUNT@
+}
+
+# The peer with the most GTID history, and how much: "<address> <count>", or nothing when no peer has any.
+most_advanced_peer() {
+  local address count best="" most=0
+  for address in $(getent ahostsv4 "$PEER_DOMAIN" | awk '{print $1}' | sort -u); do
+    count=$(peer_history "$address")
+    if [ "$count" -gt "$most" ]; then best=$address; most=$count; fi
+  done
+  if [ -n "$best" ]; then echo "$best $most"; fi
+}
+
+refuse_empty_primary() {
+  cat >&2 <<MESSAGE
+REFUSING TO START AN EMPTY PRIMARY: $HOST's data directory is empty (its claim is new or was wiped),
+but the replica at $1 holds a GTID history of $2 transactions. Initializing a new, empty database
+here would serve writes that diverge from every replica, and the replicas would stop replicating.
+To recover, clone this primary from the most advanced replica: set
+  stateful:mysql.recoverEmptyPrimary: true
+in the stack's config, run 'pulumi up', then 'kubectl delete pod $HOST' to restart it now (it
+otherwise retries on its own back-off). Set it back to false afterwards to get this refusal again.
+To really start empty instead, delete the replicas' claims first.
+MESSAGE
+  exit 1
+}
+
+@RECOVER@
+
 if is_primary; then
-  initialize_primary
+  read -r donor history <<< "$(most_advanced_peer)" || true
+  if [ -z "${donor:-}" ]; then
+    initialize_primary
+  elif [ "${RECOVER_EMPTY_PRIMARY:-false}" = true ]; then
+    recover_primary_from "$donor" "$history"
+  else
+    refuse_empty_primary "$donor" "$history"
+  fi
 else
   clone_from "$(peer_host $((ORDINAL - 1)))"
 fi
@@ -383,11 +433,73 @@ clone_from() {
 }
 
 
+_GTID_POSITION = {MySQLFlavor.MARIADB: "@@gtid_current_pos", MySQLFlavor.MYSQL: "@@gtid_executed"}
+
+# Count transactions in a GTID position held in $pos.
+_GTID_COUNT = {
+    # MariaDB: domain-server-seq[,domain-server-seq...]; the sequence numbers count per domain.
+    MySQLFlavor.MARIADB: """local total=0 gtid
+  for gtid in ${pos//,/ }; do total=$((total + ${gtid##*-})); done
+  echo "$total"
+  """,
+    # MySQL: uuid:1-42[:50-60][,uuid:...]; count every interval's members.
+    MySQLFlavor.MYSQL: """local total=0 interval low high
+  for interval in $(echo "$pos" | tr ',' '\\n' | sed 's/^[^:]*://' | tr ':' ' '); do
+    low=${interval%-*}; high=${interval#*-}; total=$((total + high - low + 1))
+  done
+  echo "$total"
+  """,
+}
+
+_RECOVER = {
+    MySQLFlavor.MARIADB: """\
+# Clone the most advanced replica, then make its history the binary log state of this primary, so
+# that the replicas continue from their positions (mariadb-backup copies no binary logs).
+recover_primary_from() {
+  local donor=$1 info gtid=""
+  echo "recovering the empty primary from $donor ($2 transactions)"
+  clone_from "$donor"
+  for info in "$DATADIR/mariadb_backup_binlog_info" "$DATADIR/xtrabackup_binlog_info"; do
+    if [ -f "$info" ]; then read -r _ _ gtid _ < "$info" || true; mv "$info" "$info.applied"; break; fi
+  done
+  BOOT_PASSWORD=$MYSQL_ROOT_PASSWORD start_bootstrap_server
+  {
+    echo "RESET MASTER;"
+    if [ -n "$gtid" ]; then
+      echo "SET GLOBAL gtid_binlog_state = $(sql_string "$gtid");"
+      echo "SET GLOBAL gtid_slave_pos = $(sql_string "$gtid");"  # the donor's, consistent with the binlog
+    fi
+    echo "RESET SLAVE ALL;"
+    echo "SHUTDOWN;"
+  } | BOOT_PASSWORD=$MYSQL_ROOT_PASSWORD bootstrap_client || stop_bootstrap_server_after_failure
+  wait "$BOOT_PID" || true
+  echo "recovered: the binary log continues at ${gtid:-nothing}"
+}""",
+    MySQLFlavor.MYSQL: """\
+# The clone plugin carries the donor's GTID state, so a clone of the most advanced replica is ready to
+# serve as the primary.
+recover_primary_from() {
+  echo "recovering the empty primary from $1 ($2 transactions)"
+  clone_from "$1"
+}""",
+}
+
+
 def init_data_sh(flavor: MySQLFlavor) -> str:
-    """Init container 2: initialize (primary) or clone (replica) the data directory, once."""
+    """Init container 2: initialize (primary) or clone (replica) the data directory, once.
+
+    An empty primary whose peers hold GTID history refuses to initialize (it would diverge from every
+    replica) unless ``RECOVER_EMPTY_PRIMARY`` is true: then it clones the most advanced peer.
+    """
     clone = _CLONE[flavor].replace("@INITIALIZE@", _INITIALIZE[flavor])
+    text = (
+        _INIT_DATA.replace("@CLONE@", clone)
+        .replace("@RECOVER@", _RECOVER[flavor])
+        .replace("@GTID_COUNT@", _GTID_COUNT[flavor])
+        .replace("@GTID_POSITION@", _GTID_POSITION[flavor])
+    )
     return _render(
-        _INIT_DATA.replace("@CLONE@", clone),
+        text,
         flavor,
         {
             "@SCRIPTS_DIR@": SCRIPTS_DIR,
@@ -528,6 +640,7 @@ def script_files(
     primary_host: str,
     net_write_timeout: int,
     innodb_buffer_pool_size: str,
+    binlog_expire_days: int = 7,
 ) -> dict[str, str]:
     """Every file of the MySQL ConfigMap."""
     files = {
@@ -542,7 +655,7 @@ def script_files(
         "init-data.sh": init_data_sh(flavor),
         "replication.sh": replication_sh(flavor),
         "probe.sh": probe_sh(flavor),
-        "server.cnf": server_cnf(flavor, innodb_buffer_pool_size),
+        "server.cnf": server_cnf(flavor, innodb_buffer_pool_size, binlog_expire_days),
         "primary.cnf": primary_cnf(net_write_timeout),
         "replica.cnf": replica_cnf(flavor),
     }

@@ -194,11 +194,29 @@ def test_the_flavor_picks_the_server_binary(rendered: Render, flavor: str, binar
 
 def test_the_passwords_come_from_the_secret(rendered: Render) -> None:
     init = containers(rendered())["init-data"]
-    sources = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in init["env"]}
+    from_secret = [item for item in init["env"] if "secretKeyRef" in item["valueFrom"]]
+    sources = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in from_secret}
     assert sources == {
         "MYSQL_ROOT_PASSWORD": {"name": "mysql-credentials", "key": "root-password"},
         "MYSQL_REPLICATION_PASSWORD": {"name": "mysql-credentials", "key": "replication-password"},
     }
+
+
+def test_the_empty_primary_switch_is_read_from_a_live_config_map_not_the_template(rendered: Render) -> None:
+    init = containers(rendered())["init-data"]
+    (switch,) = [item for item in init["env"] if item["name"] == "RECOVER_EMPTY_PRIMARY"]
+    assert switch["valueFrom"]["configMapKeyRef"] == {"name": "mysql-recovery", "key": "recover-empty-primary",
+                                                      "optional": True}
+    assert rendered().named("ConfigMap", "mysql-recovery").props["data"] == {"recover-empty-primary": "false"}
+    recovering = rendered({"mysql": {"recoverEmptyPrimary": True}})
+    assert recovering.named("ConfigMap", "mysql-recovery").props["data"] == {"recover-empty-primary": "true"}
+    assert containers(recovering)["init-data"] == init
+
+
+def test_an_empty_primary_refuses_while_a_peer_holds_history(rendered: Render) -> None:
+    script = rendered().config_files("mysql-config").props["data"]["init-data.sh"]
+    assert "REFUSING TO START AN EMPTY PRIMARY" in script
+    assert 'refuse_empty_primary "$donor" "$history"' in script
 
 
 def test_credentials_live_on_a_memory_backed_volume(rendered: Render) -> None:
@@ -317,3 +335,18 @@ def test_without_a_memory_limit_the_buffer_pool_is_held_to_the_request(parse: Pa
 def test_bad_server_settings_are_rejected(parse: Parse, settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse({"mysql": settings})
+
+
+def test_commits_are_durable_and_binary_logs_expire(rendered: Render) -> None:
+    server = rendered().config_files("mysql-config").props["data"]["server.cnf"]
+    assert "sync-binlog = 1" in server
+    assert "innodb-flush-log-at-trx-commit = 1" in server
+    assert "binlog-expire-logs-seconds = 604800" in server
+    short = rendered({"mysql": {"binlogExpireDays": 2}}).config_files("mysql-config").props["data"]["server.cnf"]
+    assert "binlog-expire-logs-seconds = 172800" in short
+
+
+def test_a_binlog_expiry_of_zero_days_is_refused(parse: Parse) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse({"mysql": {"binlogExpireDays": 0}})
+    assert str(error.value).startswith("stateful:mysql.binlogExpireDays must be between 1 and 99 days")

@@ -1,0 +1,119 @@
+"""An empty MySQL primary never serves while a replica holds the set's history; recovery brings the data back.
+
+On a stack of its own (MySQL only: a primary and a replica): rows are written, the primary's claim and
+pod are deleted, so the primary comes back on a new, empty volume. It must refuse to initialize (its
+init container fails, saying why and how to recover) and accept no connection; the replica keeps every
+row. Then the documented recovery (``recoverEmptyPrimary: true``, ``pulumi up``, delete the refusing
+pod) clones the primary
+from the replica: every committed row is back and the replica replicates from it again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from . import mysqldb
+from .kube import Kube, get_pod, is_ready
+from .mysqldb import Login
+from .scratch import ScratchStack, base_config
+from .stack import App, StackDriver
+from .waits import holds_for, wait_until
+
+pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[2]
+DOWN = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+ROWS = set(range(1, 21))
+
+
+@pytest.fixture(scope="module")
+def scratch(driver: StackDriver, run_id: str) -> Iterator[tuple[ScratchStack, App, Login]]:
+    """MySQL alone (a primary and one replica) on a stack of its own, destroyed afterwards."""
+    namespaces = {"nginx": None, "zookeeper": None, "mysql": f"rec-{run_id}-db"}
+    base = base_config(driver.settings(), driver.project, namespaces)
+    base[f"{driver.project}:mysql"]["replicas"] = 2
+    passwords = {"mysqlRootPassword": secrets.token_hex(12), "mysqlReplicationPassword": secrets.token_hex(12)}
+    stack = ScratchStack(work_dir=REPO, config_dir=driver.config_file.parent, project=driver.project,
+                         name=f"day2-rec-{run_id}", base=base, passwords=passwords)
+    try:
+        stack.create()
+        outputs = stack.up()
+        yield stack, App.from_outputs(outputs, "mysql"), Login("root", passwords["mysqlRootPassword"])
+    finally:
+        stack.remove()
+
+
+def _rows(host: str, app: App, login: Login) -> set[int]:
+    return {int(n) for (n,) in mysqldb.query(host, app.port("mysql"), login, "SELECT n FROM recovery.items")}
+
+
+def _init_data_log(kube: Kube, app: App, pod: str) -> str:
+    try:
+        return str(kube.core.read_namespaced_pod_log(pod, app.namespace, container="init-data"))
+    except ApiException:
+        return ""
+
+
+def test_an_empty_primary_refuses_to_serve_and_the_recovery_brings_back_every_row(
+    kube: Kube, scratch: tuple[ScratchStack, App, Login]
+) -> None:
+    stack, mysql, root = scratch
+    port = mysql.port("mysql")
+    primary, replica = mysql.pods()
+    primary_host, replica_host = mysql.dns(mysql.first), mysql.dns(mysql.first + 1)
+    mysqldb.query(primary_host, port, root, "CREATE DATABASE recovery")
+    mysqldb.query(primary_host, port, root, "CREATE TABLE recovery.items (n INT PRIMARY KEY)")
+    for n in sorted(ROWS):
+        mysqldb.query(primary_host, port, root, "INSERT INTO recovery.items (n) VALUES (%s)", (n,))
+    wait_until(lambda: _rows(replica_host, mysql, root), 60, f"{replica} to replicate the rows",
+               until=lambda have: have == ROWS, ignore=DOWN)
+
+    old = get_pod(kube, mysql.namespace, primary)
+    kube.core.delete_namespaced_persistent_volume_claim(f"data-{primary}", mysql.namespace)
+    kube.core.delete_namespaced_pod(primary, mysql.namespace)
+    lost = time.monotonic()
+
+    def refused() -> str:
+        pod = get_pod(kube, mysql.namespace, primary)
+        if pod is None or pod.metadata.uid == old.metadata.uid:
+            return ""
+        return _init_data_log(kube, mysql, primary)
+
+    log = wait_until(refused, 180, f"the new {primary} to refuse an empty start",
+                     until=lambda text: "REFUSING TO START AN EMPTY PRIMARY" in text)
+    print(f"{primary} refused an empty start {time.monotonic() - lost:.1f} s after its claim was deleted")
+    assert "recoverEmptyPrimary: true" in log, log
+
+    def serving() -> bool:
+        pod = get_pod(kube, mysql.namespace, primary)
+        if pod is not None and is_ready(pod):
+            return True
+        try:
+            mysqldb.query(primary_host, port, root, "SELECT 1")
+        except DOWN:
+            return False
+        return True
+
+    holds_for(serving, 15, f"{primary} not serving an empty database", until=lambda up: not up)
+    assert _rows(replica_host, mysql, root) == ROWS, f"{replica} lost rows while the primary was empty"
+
+    started = time.monotonic()
+    stack.set({stack.key("mysql"): {"recoverEmptyPrimary": True}})
+    stack.up()
+    kube.core.delete_namespaced_pod(primary, mysql.namespace)  # restart it now, as the refusal says
+    wait_until(lambda: get_pod(kube, mysql.namespace, primary), 300, f"{primary} to be Ready, recovered",
+               until=lambda pod: pod is not None and is_ready(pod))
+    print(f"recovered {primary} from {replica} in {time.monotonic() - started:.1f} s")
+    assert _rows(primary_host, mysql, root) == ROWS, f"the recovered {primary} lacks rows"
+    mysqldb.query(primary_host, port, root, "INSERT INTO recovery.items (n) VALUES (%s)", (1000,))
+    wait_until(lambda: _rows(replica_host, mysql, root), 60, f"{replica} to replicate from the recovered primary",
+               until=lambda have: have == {*ROWS, 1000}, ignore=DOWN)
+    status = mysqldb.replication_status(replica_host, port, root)
+    assert mysqldb.replicating(status), mysqldb.replication_summary(status)
