@@ -298,7 +298,14 @@ def test_rotating_both_mysql_passwords_changes_the_accounts_and_replication_keep
     wait_ready(kube, mysql.namespace, mysql.pods())
     for ordinal in mysql.ordinals:
         host = mysql.dns(ordinal)
-        assert mysqldb.query(host, port, new, "SELECT 1") == [(1,)]
+        # A pod Ready a moment ago may not be in DNS yet (its endpoint is published after it is Ready).
+
+        def answer(host: str = host) -> list[tuple[Any, ...]]:
+            return mysqldb.query(host, port, new, "SELECT 1")
+
+        wait_until(answer, 60,
+                   f"{mysql.pod(ordinal)} to accept the new root password by its DNS name",
+                   until=lambda answer: answer == [(1,)], ignore=DOWN)
         with pytest.raises(pymysql.err.OperationalError) as refused:
             mysqldb.query(host, port, old, "SELECT 1")
         assert refused.value.args[0] == 1045, f"{mysql.pod(ordinal)}: the old root password: {refused.value}"

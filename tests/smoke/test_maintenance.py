@@ -126,9 +126,16 @@ class Marks:
         """Every mark that a pod or server does not have (after waiting for replicas to catch up)."""
         missing = []
         for ordinal in self.nginx.ordinals:
-            body = http_get(self.nginx.dns(ordinal), self.nginx.port("web"), f"/{self.mark}.txt").strip()
-            if body != f"{self.mark}-{self.nginx.pod(ordinal)}":
-                missing.append(f"{self.nginx.pod(ordinal)} serves {body[:60]!r}")
+            wanted = f"{self.mark}-{self.nginx.pod(ordinal)}"
+
+            def body(ordinal: int = ordinal) -> str:
+                return http_get(self.nginx.dns(ordinal), self.nginx.port("web"), f"/{self.mark}.txt").strip()
+
+            try:  # a pod that moved a moment ago may not be in DNS yet
+                wait_until(body, 60, f"{self.nginx.pod(ordinal)} to serve {wanted!r}", until=wanted.__eq__,
+                           ignore=(OSError,))
+            except AssertionError as error:
+                missing.append(str(error))
         port = self.mysql.port("mysql")
         for ordinal in self.mysql.ordinals:
             host = self.mysql.dns(ordinal)

@@ -111,7 +111,10 @@ def test_an_empty_primary_refuses_to_serve_and_the_recovery_brings_back_every_ro
     wait_until(lambda: get_pod(kube, mysql.namespace, primary), 300, f"{primary} to be Ready, recovered",
                until=lambda pod: pod is not None and is_ready(pod))
     print(f"recovered {primary} from {replica} in {time.monotonic() - started:.1f} s")
-    assert _rows(primary_host, mysql, root) == ROWS, f"the recovered {primary} lacks rows"
+    # Ready a moment ago, so perhaps not in DNS yet: wait for its name, then compare.
+    have = wait_until(lambda: _rows(primary_host, mysql, root), 60, f"the recovered {primary} to answer by name",
+                      ignore=DOWN)
+    assert have == ROWS, f"the recovered {primary} lacks rows: {sorted(ROWS - have)}"
     mysqldb.query(primary_host, port, root, "INSERT INTO recovery.items (n) VALUES (%s)", (1000,))
     wait_until(lambda: _rows(replica_host, mysql, root), 60, f"{replica} to replicate from the recovered primary",
                until=lambda have: have == {*ROWS, 1000}, ignore=DOWN)
