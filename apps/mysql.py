@@ -178,14 +178,10 @@ class MySQLSettings:
         size = self.innodb_buffer_pool_size
         if not _BUFFER_POOL.match(size):
             raise InvalidFieldError("innodb_buffer_pool_size", f"must be a size like 256M or 2G, got {size!r}")
-        resources = self.workload.resources
-        kind, memory = (
-            ("limit", resources.limits["memory"])
-            if "memory" in resources.limits
-            else ("request", resources.requests.get("memory"))
-        )
-        if memory is None:
+        bound = self.workload.resources.memory_bound()
+        if bound is None:
             return
+        kind, memory = bound
         unit = size[-1] if size[-1] in _BUFFER_POOL_UNITS else ""
         size_bytes = int(size.rstrip("KMG")) * _BUFFER_POOL_UNITS[unit]
         most_mb = int(parse_quantity(memory) * BUFFER_POOL_SHARE_PERCENT / 100 / 2**20)

@@ -216,14 +216,10 @@ class ZooKeeperSettings:
     def _check_heap(self) -> None:
         if self.heap_mb < 32:
             raise InvalidFieldError("heap_mb", f"must be >= 32, got {self.heap_mb}")
-        resources = self.workload.resources
-        kind, memory = (
-            ("limit", resources.limits["memory"])
-            if "memory" in resources.limits
-            else ("request", resources.requests.get("memory"))
-        )
-        if memory is None:
+        bound = self.workload.resources.memory_bound()
+        if bound is None:
             return
+        kind, memory = bound
         most = int(parse_quantity(memory) * HEAP_SHARE_PERCENT / 100 / 2**20)
         if self.heap_mb > most:
             raise InvalidFieldError(

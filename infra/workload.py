@@ -202,6 +202,14 @@ class Resources:
     requests: Mapping[str, str] = field(default_factory=dict)
     limits: Mapping[str, str] = field(default_factory=dict)
 
+    def memory_bound(self) -> tuple[str, str] | None:
+        """("limit", its value) or, without a memory limit, ("request", its value); None without either."""
+        if "memory" in self.limits:
+            return "limit", self.limits["memory"]
+        if "memory" in self.requests:
+            return "request", self.requests["memory"]
+        return None
+
     def __post_init__(self) -> None:
         """Require cpu and memory requests, known resource names, quantities and limits >= requests."""
         for group, values in (("requests", self.requests), ("limits", self.limits)):

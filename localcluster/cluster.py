@@ -321,12 +321,7 @@ class Cluster:
         deadline = time.monotonic() + 15
         while (left := cgroups.pids_under(node.cgroup)) and time.monotonic() < deadline:
             procs.terminate(left, timeout=2)
-        stuck = mounts.unmount_under(node.root)
-        if stuck:
-            raise StepError(f"{node.name}: could not unmount {', '.join(map(str, stuck[:5]))}")
-        hostnet.remove_node_links(node.bridge)
-        if node.runtime_dir.exists():
-            shutil.rmtree(node.runtime_dir)
+        self.clear_volatile(node)
         problems = cgroups.remove(node.cgroup)
         if problems:
             say(f"    {node.name}: cgroups left: {'; '.join(problems[:3])}")
@@ -345,13 +340,18 @@ class Cluster:
             killed |= left
         for name in (f"kubelet-{node.name}", f"containerd-{node.name}"):
             self.registry.forget(name)
+        self.clear_volatile(node)
+        return len(killed)
+
+    @staticmethod
+    def clear_volatile(node: Node) -> None:
+        """What a reboot clears on a stopped node: its mounts, pod network links and runtime state."""
         stuck = mounts.unmount_under(node.root)
         if stuck:
             raise StepError(f"{node.name}: could not unmount {', '.join(map(str, stuck[:5]))}")
         hostnet.remove_node_links(node.bridge)
         if node.runtime_dir.exists():
             shutil.rmtree(node.runtime_dir)
-        return len(killed)
 
     def stop_extra_nodes(self) -> None:
         """Stop nodes beyond the wanted count (after ``--nodes`` went down)."""

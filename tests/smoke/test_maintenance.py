@@ -192,13 +192,6 @@ def _busiest_follower(kube: Kube, zookeeper: App, others: list[App]) -> str:
         len(_pods_on(kube, app, _node_of(kube, zookeeper, pod))) for app in others))
 
 
-def _zk_client_hosts(app: App) -> list[str]:
-    for name, ports in app.services.items():
-        if name != app.headless_service and "client" in ports:
-            return [f"{name}.{app.namespace}.svc.{app.cluster_domain}"]
-    return app.pod_dns
-
-
 def _lost_writes(zookeeper: App, path: str, writer: zk.Writer) -> list[int]:
     client = zk.client(zookeeper.pod_dns, zookeeper.port("client"))
     try:
@@ -243,7 +236,7 @@ def drain(  # noqa: PLR0917 (pytest passes fixtures by name)
     second = _a_follower(zookeeper, other_than=member)
     try:
         with (zk.QuorumMonitor(zookeeper.pod_dns, zookeeper.port("client")) as monitor,
-              zk.Writer(_zk_client_hosts(zookeeper), zookeeper.port("client"), f"{zk_root}/drain") as writer):
+              zk.Writer(zk.client_hosts(zookeeper), zookeeper.port("client"), f"{zk_root}/drain") as writer):
             writer.wait_for_writes(5, 30, "before the drain")
             started = time.monotonic()
             result = _kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=180s")
@@ -282,12 +275,16 @@ def test_a_drain_evicts_one_member_and_the_budget_refuses_a_second(drain: Drain)
         f"evicting {drain.second} while {drain.member} was out answered {drain.second_status}, expected 429")
 
 
+def _assert_quorum_and_every_write(what: str, monitor: zk.QuorumMonitor, writer: zk.Writer, lost: list[int]) -> None:
+    outage, roles = monitor.longest_outage()
+    gap, at = writer.longest_gap()
+    print(f"{what}: longest write gap {gap:.1f} s at {at:.0f} s; longest quorum outage {outage:.1f} s")
+    assert outage == 0.0, f"the ensemble had no quorum for {outage:.1f} s during the {what} (roles: {roles})"
+    assert not lost, f"{len(lost)} acknowledged writes lost: {lost[:10]}"
+
+
 def test_a_drain_keeps_zookeeper_writing_with_quorum_and_loses_nothing(drain: Drain) -> None:
-    outage, roles = drain.monitor.longest_outage()
-    gap, at = drain.writer.longest_gap()
-    print(f"drain: longest write gap {gap:.1f} s at {at:.0f} s; longest quorum outage {outage:.1f} s")
-    assert outage == 0.0, f"the ensemble had no quorum for {outage:.1f} s during the drain (roles: {roles})"
-    assert not drain.lost, f"{len(drain.lost)} acknowledged writes lost: {drain.lost[:10]}"
+    _assert_quorum_and_every_write("drain", drain.monitor, drain.writer, drain.lost)
 
 
 def test_pods_of_a_drained_node_come_back_elsewhere_with_their_claims_and_data(drain: Drain, marks: Marks) -> None:
@@ -347,7 +344,7 @@ def loss(  # noqa: PLR0917 (pytest passes fixtures by name)
     by_pod = {pod: app for app in apps for pod in app.pods()}
     try:
         with (zk.QuorumMonitor(zookeeper.pod_dns, zookeeper.port("client")) as monitor,
-              zk.Writer(_zk_client_hosts(zookeeper), zookeeper.port("client"), f"{zk_root}/loss") as writer):
+              zk.Writer(zk.client_hosts(zookeeper), zookeeper.port("client"), f"{zk_root}/loss") as writer):
             writer.wait_for_writes(5, 30, "before the power cut")
             started = time.monotonic()
             stop = _host(sys.executable, "-m", "localcluster.cluster", "node", "stop", str(index))
@@ -397,11 +394,7 @@ def test_a_lost_node_turns_not_ready_and_no_second_copy_of_its_pods_starts(loss:
 
 
 def test_zookeeper_keeps_quorum_and_writing_when_a_node_is_lost(loss: Loss) -> None:
-    outage, roles = loss.monitor.longest_outage()
-    gap, at = loss.writer.longest_gap()
-    print(f"node loss: longest write gap {gap:.1f} s at {at:.0f} s; longest quorum outage {outage:.1f} s")
-    assert outage == 0.0, f"the ensemble had no quorum for {outage:.1f} s (roles: {roles})"
-    assert not loss.lost, f"{len(loss.lost)} acknowledged writes lost: {loss.lost[:10]}"
+    _assert_quorum_and_every_write("node loss", loss.monitor, loss.writer, loss.lost)
 
 
 def test_the_out_of_service_taint_moves_the_pods_with_their_claims_and_data(loss: Loss, marks: Marks) -> None:

@@ -33,14 +33,6 @@ def _port(app: App) -> int:
     return app.port("client")
 
 
-def _client_hosts(app: App) -> list[str]:
-    """Where clients connect: the client Service (the one exporting the client port), else every member."""
-    for name, ports in app.services.items():
-        if name != app.headless_service and "client" in ports:
-            return [f"{name}.{app.namespace}.svc.{app.cluster_domain}"]
-    return app.pod_dns
-
-
 def _roles(app: App) -> dict[str, str]:
     return zk.modes(app.pod_dns, _port(app))
 
@@ -131,7 +123,7 @@ def failover(kube: Kube, zookeeper: App, root: str) -> Failover:
     name = zookeeper.pod(leader)
     old_uid = pod_uids(kube, zookeeper.namespace, [name])[name]
     others = [h for h in zookeeper.pod_dns if h != leader_host]
-    with zk.Writer(_client_hosts(zookeeper), _port(zookeeper), f"{root}/failover") as writer:
+    with zk.Writer(zk.client_hosts(zookeeper), _port(zookeeper), f"{root}/failover") as writer:
         writer.wait_for_writes(5, 30, "before the leader's pod is deleted")
         start = time.monotonic()
         delete_pods(kube, zookeeper.namespace, [name])
@@ -212,7 +204,7 @@ def rollout(kube: Kube, zookeeper: App, driver: StackDriver, root: str) -> Rollo
     before = pod_uids(kube, ns, zookeeper.pods())
     change = driver.template_change(zookeeper, grace_period(kube, ns, zookeeper.statefulset))
     with (zk.QuorumMonitor(zookeeper.pod_dns, _port(zookeeper)) as monitor,
-          zk.Writer(_client_hosts(zookeeper), _port(zookeeper), f"{root}/rollout") as writer):
+          zk.Writer(zk.client_hosts(zookeeper), _port(zookeeper), f"{root}/rollout") as writer):
         writer.wait_for_writes(5, 30, "before the rolling update")
         with driver.changed_config(change):
             wait_rolled_out(kube, ns, zookeeper.statefulset)

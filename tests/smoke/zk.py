@@ -12,6 +12,7 @@ from typing import Any
 
 from kazoo.client import KazooClient
 
+from .stack import App
 from .waits import wait_until
 
 
@@ -75,6 +76,14 @@ def mntr(host: str, port: int) -> dict[str, str]:
             key, value = line.split("\t", 1)
             pairs[key.strip()] = value.strip()
     return pairs
+
+
+def client_hosts(app: App) -> list[str]:
+    """Where clients connect: the client Service (the one exporting the client port), else every member."""
+    for name, ports in app.services.items():
+        if name != app.headless_service and "client" in ports:
+            return [f"{name}.{app.namespace}.svc.{app.cluster_domain}"]
+    return app.pod_dns
 
 
 def client(hosts: Sequence[str], port: int, *, timeout: float = 10.0) -> Any:
