@@ -7,7 +7,7 @@ import pulumi
 from apps.changes import check_live_changes, targets
 from apps.config import ConfigError
 from apps.mysql import MySQLCredentials
-from apps.stack import PROJECT, deploy, parse_stack_settings
+from apps.stack import PROJECT, deploy, parse_stack_settings, unpinned_images
 from infra.live import LiveReadError, read_live
 from infra.provider import kubernetes_provider
 
@@ -22,6 +22,8 @@ secret_keys = {
     key.removeprefix(prefix) for key in pulumi.runtime.get_config_secret_keys_env() if key.startswith(prefix)
 }
 settings = parse_stack_settings(raw, secret_keys)  # fails `pulumi preview` before any resource exists
+for warning in unpinned_images(settings):  # refused by the policy pack, which names the resource
+    pulumi.log.warn(warning)
 
 # Against the live cluster: a change that would lose data is refused here, before anything changes.
 # Offline renderings (policy, unit tests) have no cluster to compare with and set STATEFUL_LIVE_CHECKS=off.

@@ -15,6 +15,7 @@ from apps.config import ConfigError, build
 from apps.mysql import MySQLCredentials, MySQLSettings
 from apps.nginx import NginxSettings
 from apps.zookeeper import ZooKeeperSettings
+from infra.imageref import pin_problem
 from infra.workload import DNS_SUBDOMAIN, RetentionAction
 
 PROJECT = "stateful"
@@ -68,6 +69,19 @@ def parse_stack_settings(raw: Mapping[str, str], secret_keys: Collection[str]) -
     if settings.mysql.enabled:
         _check_secrets(raw, secret_keys)
     return settings
+
+
+def unpinned_images(settings: StackSettings) -> list[str]:
+    """Warnings naming each enabled app's config key whose image is not pinned (the policy pack refuses them)."""
+    warnings = []
+    for name in _SECTIONS:
+        section = getattr(settings, name)
+        if not section.enabled:
+            continue
+        problem = pin_problem(section.workload.image)
+        if problem is not None:
+            warnings.append(f"{_key(name)}.image {problem}; the policy pack's mandatory pinned-images refuses it")
+    return warnings
 
 
 def _check_secrets(raw: Mapping[str, str], secret_keys: Collection[str]) -> None:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from infra.errors import InvalidFieldError
-from infra.imageref import image_problem
+from infra.imageref import reference_problem
 from infra.quantity import QUANTITY_HINT, parse_quantity
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -369,7 +369,7 @@ class WorkloadSpec:
 
     def __post_init__(self) -> None:
         """Check the ranges and the rules that span fields (partition and budget against replicas, spread, labels)."""
-        problem = image_problem(self.image)
+        problem = reference_problem(self.image)  # pinning is the policy pack's `pinned-images`
         _check(problem is None, "image", problem or "")
         _check(self.replicas >= 1, "replicas", f"must be an integer >= 1, got {self.replicas}")
         partition = self.update_strategy.partition

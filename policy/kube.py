@@ -17,6 +17,8 @@ from policy.model import ResourceArgs
 
 #: Apps whose members vote (a lost majority stops them): ZooKeeper.
 QUORUM_APPS = frozenset({"zookeeper"})
+#: The project's apps (``app.kubernetes.io/name``), each configured by the stack key ``stateful:<app>``.
+PROJECT_APPS = frozenset({"nginx", "zookeeper", "mysql"})
 
 _OBJECT = re.compile(r"^kubernetes:(?P<group>[a-z0-9.-]+)/(?P<version>v[0-9a-z]+):(?P<kind>[A-Z][A-Za-z0-9]*)$")
 _COMPONENT_GROUPS = frozenset({"yaml", "helm.sh", "kustomize"})  # component resources, not API objects

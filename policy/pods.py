@@ -10,7 +10,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from infra.imageref import image_problem
-from policy.kube import containers, describe, mapping, pod_spec, sequence
+from infra.labels import NAME
+from policy.kube import PROJECT_APPS, containers, describe, mapping, pod_labels, pod_spec, sequence
 from policy.model import Level, ResourceArgs, ResourcePolicy
 
 #: Sysctls the Pod Security Standards allow at the baseline and restricted levels (Kubernetes 1.29+).
@@ -77,7 +78,13 @@ def check_pinned_images(args: ResourceArgs) -> Iterator[str]:
     for container in containers(pod):
         problem = image_problem(str(container.get("image") or ""))
         if problem is not None:
-            yield f"{describe(args)}: container {container.get('name')}: image {problem}"
+            yield f"{describe(args)}: container {container.get('name')}: image {problem}{_config_hint(args)}"
+
+
+def _config_hint(args: ResourceArgs) -> str:
+    """`` (stack config stateful:nginx.image)`` for a workload of one of the project's apps, else nothing."""
+    app = pod_labels(args).get(NAME)
+    return f" (stack config stateful:{app}.image)" if app in PROJECT_APPS else ""
 
 
 def check_restricted(args: ResourceArgs) -> Iterator[str]:

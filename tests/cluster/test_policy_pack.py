@@ -113,13 +113,10 @@ def test_an_advisory_violation_is_reported_and_the_preview_passes(
     assert "StatefulSet zookeeper/zk: no required pod anti-affinity keeps its members on different nodes" in output
 
 
-def test_a_latest_image_fails_preview_naming_its_key_and_changes_nothing(
+def test_a_latest_image_fails_preview_with_the_packs_mandatory_violation_and_changes_nothing(
     stack: auto.Stack, config_copy: Callable[[Change], Path]
 ) -> None:
-    """Defence in depth: the program itself refuses `latest`, before any resource reaches the pack.
-
-    So does a plain `pulumi up` without the pack; the pack's own `pinned-images` is shown by the analysis test.
-    """
+    """The program only warns (naming the key); the engine's run of the pack refuses the change."""
 
     def change(config: dict[str, Any]) -> None:
         config["stateful:nginx"]["image"] = "stateful.local/nginx:latest"
@@ -128,6 +125,11 @@ def test_a_latest_image_fails_preview_naming_its_key_and_changes_nothing(
     passed, output = preview(stack, [str(PACK_DIR)], config_copy(change))
     assert not passed
     assert "stateful:nginx.image must name a pinned tag or digest, not latest" in output
+    assert "[mandatory]  pinned-images" in output
+    assert (
+        "StatefulSet demo/web-demo: container nginx: image must name a pinned tag or digest, not latest, "
+        "got 'stateful.local/nginx:latest' (stack config stateful:nginx.image)"
+    ) in output
     assert live_state(stack) == before
 
 

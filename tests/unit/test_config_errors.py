@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from apps.config import ConfigError, camel_path
+from apps.stack import unpinned_images
 from conftest import PASSWORDS, Parse, render_sections
 from policy.render import RenderedResource
 
@@ -368,3 +369,16 @@ def test_a_value_that_would_break_a_live_workload_fails_before_registering_any_r
     with pytest.raises(ConfigError, match=re.escape(f"stateful:{key} ")):
         render_sections(sections, registered=registered)
     assert registered == []
+
+
+def test_a_malformed_image_reference_is_rejected_naming_its_key(parse: Parse) -> None:
+    message = error_of(parse, {"nginx": {"image": "Nginx:1"}})
+    assert message == "stateful:nginx.image must be an image reference such as nginx:1.27.3, got 'Nginx:1'"
+
+
+def test_a_latest_image_is_left_to_the_policy_pack_with_a_warning_naming_its_key(parse: Parse) -> None:
+    settings = parse({"nginx": {"image": "stateful.local/nginx:latest"}})
+    assert unpinned_images(settings) == [
+        "stateful:nginx.image must name a pinned tag or digest, not latest, got 'stateful.local/nginx:latest'; "
+        "the policy pack's mandatory pinned-images refuses it"
+    ]
