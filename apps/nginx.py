@@ -38,6 +38,11 @@ PORT_NAME = "web"
 PORT = 80
 DOCUMENT_ROOT = "/usr/share/nginx/html"
 CONFIG_DIR = "/etc/nginx-stateful"
+#: The tutorial's own pod label, so that its ``kubectl get pods -l app=nginx`` finds the pods (pods only:
+#: the selectors keep the ``app.kubernetes.io`` labels, and a StatefulSet's selector is immutable).
+LESSON_LABELS = {"app": "nginx"}
+#: ``kubectl exec`` and ``kubectl logs`` pick the server, not the init container, without ``-c``.
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 
 DEFAULT_WORKLOAD = WorkloadSpec(
     image="nginx:1.27.3",
@@ -145,6 +150,8 @@ def service_args(
         config_files=ConfigFiles(name=CONFIG_MAP, data={"nginx.conf": nginx_conf()}, volume="config"),
         kube_context=kube_context,
         sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},  # bind port 80 without root or capabilities
+        pod_labels=LESSON_LABELS,
+        pod_annotations={DEFAULT_CONTAINER: "nginx"},
         disruption_budget=budget_or(workload, DisruptionBudget(max_unavailable=1)),
     )
 

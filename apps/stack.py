@@ -16,13 +16,15 @@ from apps.mysql import MySQLCredentials, MySQLSettings
 from apps.nginx import NginxSettings
 from apps.zookeeper import ZooKeeperSettings
 from infra.imageref import pin_problem
+from infra.podsecurity import PodSecurityLevels, namespace_labels
 from infra.workload import DNS_SUBDOMAIN, RetentionAction
 
 PROJECT = "stateful"
 SECRET_KEYS = ("mysqlRootPassword", "mysqlReplicationPassword")
 _SECTIONS: dict[str, type[Any]] = {"nginx": NginxSettings, "zookeeper": ZooKeeperSettings, "mysql": MySQLSettings}
 _SCALARS = ("clusterDomain", "kubeconfigContext")
-KNOWN_KEYS = (*_SCALARS, *_SECTIONS, *SECRET_KEYS)
+POD_SECURITY = "podSecurity"
+KNOWN_KEYS = (*_SCALARS, POD_SECURITY, *_SECTIONS, *SECRET_KEYS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +33,8 @@ class StackSettings:
 
     cluster_domain: str = "cluster.local"
     kubeconfig_context: str | None = None
+    #: The Pod Security levels of every namespace the stack creates (``stateful:podSecurity``).
+    pod_security: PodSecurityLevels = field(default_factory=PodSecurityLevels)
     nginx: NginxSettings = field(default_factory=NginxSettings)
     zookeeper: ZooKeeperSettings = field(default_factory=ZooKeeperSettings)
     mysql: MySQLSettings = field(default_factory=MySQLSettings)
@@ -65,7 +69,14 @@ def parse_stack_settings(raw: Mapping[str, str], secret_keys: Collection[str]) -
     context = raw.get("kubeconfigContext")
     if context is not None and not context.strip():
         raise ConfigError(f"{_key('kubeconfigContext')} must name a kubeconfig context, got an empty string")
-    settings = StackSettings(cluster_domain=cluster_domain, kubeconfig_context=context, **sections)
+    pod_security = PodSecurityLevels()
+    if POD_SECURITY in raw:
+        pod_security = build(
+            PodSecurityLevels, _decode_section(POD_SECURITY, raw[POD_SECURITY]), _key(POD_SECURITY), pod_security
+        )
+    settings = StackSettings(
+        cluster_domain=cluster_domain, kubeconfig_context=context, pod_security=pod_security, **sections
+    )
     if settings.mysql.enabled:
         _check_secrets(raw, secret_keys)
     return settings
@@ -122,7 +133,7 @@ def namespace_plan(settings: StackSettings) -> dict[str, NamespacePlan]:
 
 
 def _namespaces(settings: StackSettings, provider: k8s.Provider) -> dict[str, pulumi.Output[str]]:
-    """Create each planned namespace once (restricted pod security); return every namespace's name as an Output."""
+    """Create each planned namespace once (with the stack's Pod Security levels); return every name as an Output."""
     names: dict[str, pulumi.Output[str]] = {}
     for namespace, plan in namespace_plan(settings).items():
         if not plan.create:
@@ -135,7 +146,7 @@ def _namespaces(settings: StackSettings, provider: k8s.Provider) -> dict[str, pu
                 labels={
                     "app.kubernetes.io/managed-by": "pulumi",
                     "app.kubernetes.io/part-of": PROJECT,
-                    "pod-security.kubernetes.io/enforce": "restricted",
+                    **namespace_labels(settings.pod_security),
                 },
             ),
             opts=pulumi.ResourceOptions(provider=provider, retain_on_delete=plan.retain_on_delete),

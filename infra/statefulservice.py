@@ -121,6 +121,10 @@ class StatefulServiceArgs:
     config_files: ConfigFiles | None = None
     secret: SecretData | None = None
     sysctls: Mapping[str, str] = field(default_factory=dict)
+    #: More labels on the pods only (never in a selector), e.g. the tutorial's ``app: nginx``.
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    #: More annotations on the pod template, e.g. ``kubectl.kubernetes.io/default-container``.
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
     kube_context: str | None = None  # the provider's kubeconfig context, for the steps that talk to the cluster
     # The effective budget: the app resolves the workload's optional one against its own default.
     disruption_budget: DisruptionBudget = field(default_factory=lambda: DisruptionBudget(max_unavailable=1))
@@ -135,6 +139,7 @@ class StatefulServiceArgs:
             )
         _check_name(self.headless_service_name, "headless_service_name")
         _check_name(self.volume_claim_name, "volume_claim_name")
+        labelling.pod_labels(self.app, self.statefulset_name, self.pod_labels)  # refuses a clash
         if not self.headless_ports:
             raise InvalidFieldError("headless_ports", "must list at least one port")
         if not self.containers:
@@ -158,6 +163,11 @@ class StatefulServiceArgs:
     def labels(self) -> dict[str, str]:
         """The labels put on every object (and pod) of this StatefulSet."""
         return labelling.labels(self.app, self.statefulset_name)
+
+    @property
+    def template_labels(self) -> dict[str, str]:
+        """The labels of the pod template: every object's labels plus ``pod_labels``."""
+        return labelling.pod_labels(self.app, self.statefulset_name, self.pod_labels)
 
     def pod_name(self, ordinal: int) -> str:
         """The name of the pod with ``ordinal``."""
@@ -196,7 +206,7 @@ class StatefulService(pulumi.ComponentResource):
             )
 
         pod_inputs: list[pulumi.Resource] = []
-        pod_annotations: dict[str, pulumi.Input[str]] = {}
+        pod_annotations: dict[str, pulumi.Input[str]] = dict(args.pod_annotations)
         volumes = list(args.volumes)
         self.config_map = None
         if args.config_files is not None:
@@ -266,7 +276,7 @@ class StatefulService(pulumi.ComponentResource):
                     workload.persistent_volume_claim_retention_policy
                 ),
                 template=core.PodTemplateSpecArgs(
-                    metadata=meta.ObjectMetaArgs(labels=args.labels, annotations=pod_annotations or None),
+                    metadata=meta.ObjectMetaArgs(labels=args.template_labels, annotations=pod_annotations or None),
                     spec=core.PodSpecArgs(
                         containers=list(args.containers),
                         init_containers=list(args.init_containers) or None,
