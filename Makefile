@@ -3,6 +3,7 @@
 #   make test   every test: lint, types, unit, then the cluster tests against a real `pulumi up`
 #   make env    shell exports for plain `pulumi` and `kubectl`: eval "$$(make -s env)"
 #   make down   destroy the local stack and stop the cluster
+#   make cluster-logs   every component's log and the cluster's runtime state in one folder
 #   make review STACK=dev   the change and the policy pack's report, for a pull request
 SHELL := /bin/bash
 VENV  := .venv
@@ -12,7 +13,7 @@ STACK ?= local
 NODES ?= 3
 export NODES
 
-.PHONY: up test down env venv toolchain images cluster cluster-down cluster-status cluster-clean \
+.PHONY: up test down env venv toolchain images cluster cluster-down cluster-status cluster-clean cluster-logs \
         deploy preview destroy unit lint cluster-test bench policy-venv review langhost-test
 
 $(PY): pyproject.toml
@@ -43,6 +44,9 @@ cluster-status: $(PY)
 
 cluster-clean: $(PY)
 	@$(PY) -m localcluster.cluster clean
+
+cluster-logs: $(PY)
+	@$(PY) -m localcluster.cluster logs
 
 deploy: $(PY) policy-venv
 	@$(PY) -m localcluster.deploy up --stack $(STACK)

@@ -27,8 +27,8 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
-from localcluster import layout as lay
 from localcluster import paths
+from localcluster.cluster.spec import layout as lay
 
 from .conftest import Api
 

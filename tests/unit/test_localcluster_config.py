@@ -12,9 +12,11 @@ import pytest
 import yaml
 from cryptography import x509
 
-from localcluster import bootstrap, certs, mounts, provisioner, render
-from localcluster import layout as lay
-from localcluster.layout import Layout
+from localcluster.cluster import provisioner
+from localcluster.cluster.host import certs, mounts
+from localcluster.cluster.spec import layout as lay
+from localcluster.cluster.spec import objects, pki, render
+from localcluster.cluster.spec.layout import Layout
 
 
 @pytest.fixture
@@ -93,24 +95,24 @@ def test_host_resolv_conf_searches_the_cluster_domain() -> None:
 
 def test_certificates_are_kept_when_valid_and_reissued_when_names_change(tmp_path: Path) -> None:
     ca = certs.Authority(tmp_path)
-    spec = certs.CertSpec("web", "web", ip_addresses=(lay.APISERVER_IP,), server=True)
+    spec = pki.CertSpec("web", "web", ip_addresses=(lay.APISERVER_IP,), server=True)
     assert ca.ensure(spec) is True
     assert ca.ensure(spec) is False
-    assert ca.ensure(certs.CertSpec("web", "web", dns_names=("extra",), server=True)) is True
+    assert ca.ensure(pki.CertSpec("web", "web", dns_names=("extra",), server=True)) is True
     cert = x509.load_pem_x509_certificate((tmp_path / "web.crt").read_bytes())
     cert.verify_directly_issued_by(ca.cert)
     assert (tmp_path / "web.key").stat().st_mode & 0o077 == 0
 
 
 def test_kube_dns_service_points_at_the_host_coredns() -> None:
-    objects = {(o["kind"], o["metadata"]["name"]): o for o in bootstrap.manifests()}
-    service = objects[("Service", "kube-dns")]
-    slices = objects[("EndpointSlice", "kube-dns-host")]
+    by_key = {(o["kind"], o["metadata"]["name"]): o for o in objects.manifests()}
+    service = by_key[("Service", "kube-dns")]
+    slices = by_key[("EndpointSlice", "kube-dns-host")]
     assert service["spec"]["clusterIP"] == "10.96.0.10"
     assert "selector" not in service["spec"]
     assert slices["endpoints"][0]["addresses"] == ["10.244.0.53"]
     assert slices["metadata"]["labels"]["kubernetes.io/service-name"] == "kube-dns"
-    sc = objects[("StorageClass", "standard")]
+    sc = by_key[("StorageClass", "standard")]
     assert sc["provisioner"] == provisioner.PROVISIONER
     assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert sc["allowVolumeExpansion"] is True

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from localcluster import layout as lay
-from localcluster.layout import Layout
+from localcluster.cluster.spec import layout as lay
+from localcluster.cluster.spec.layout import Layout
 
 #: sysctls changed by us, by kubelet (protectKernelDefaults: false) or kube-proxy.
 SYSCTLS = (

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from localcluster import layout as lay
-from localcluster.layout import Layout, Node
+from localcluster.cluster.spec import layout as lay
+from localcluster.cluster.spec.layout import Layout, Node
 
 PAUSE_IMAGE = "stateful.local/pause:3.10"
 #: Plugins that would touch host-wide paths or cannot work here; off in every node's containerd.

@@ -1,6 +1,6 @@
 """Dynamic host-path volumes for StorageClasses whose provisioner is ``stateful.local/hostpath``.
 
-Run by ``localcluster.cluster up`` as a host process (``python -m localcluster.provisioner``).
+Run by ``localcluster.cluster up`` as a host process (``python -m localcluster.cluster.provisioner``).
 
 - A Pending PVC of such a class gets a directory ``<volumes>/<namespace>/<claim>-<uid8>`` (mode
   0777, so non-root pods can write without knowing their uid) and a ``hostPath`` PV

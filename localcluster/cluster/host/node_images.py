@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from localcluster.components import binary
+from localcluster.cluster.spec.components import binary
+from localcluster.cluster.spec.layout import Layout, Node
 from localcluster.images import ImageArchive
-from localcluster.layout import Layout, Node
 from localcluster.progress import capture, run
 
 

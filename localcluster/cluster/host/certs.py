@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-from dataclasses import dataclass
-from ipaddress import IPv4Address
 from pathlib import Path
 
 import yaml
@@ -21,22 +19,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from localcluster.cluster.spec.pki import CertSpec
+
 CA_DAYS = 3650
 LEAF_DAYS = 730
 RENEW_BEFORE = dt.timedelta(days=30)
-
-
-@dataclass(frozen=True)
-class CertSpec:
-    """A certificate to issue: file stem, subject, names and usages."""
-
-    stem: str
-    common_name: str
-    organizations: tuple[str, ...] = ()
-    dns_names: tuple[str, ...] = ()
-    ip_addresses: tuple[IPv4Address, ...] = ()
-    server: bool = False
-    client: bool = True
 
 
 def _now() -> dt.datetime:

@@ -1,4 +1,6 @@
-"""The cluster's host processes: how each is started, what files it reads, when it is ready.
+"""The cluster's host processes as pure specs: command line, rendered files, cgroup, readiness probe.
+
+Nothing here starts anything: ``localcluster.cluster.steps`` hands these specs to the runner.
 
 A component's *spec* is a hash of its binary, argv, rendered files and the PKI; ``up`` restarts a
 running component only when its spec changed, and leaves it alone otherwise.
@@ -13,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localcluster import layout as lay
-from localcluster import paths, probes, render
-from localcluster.layout import Layout, Node
+from localcluster import paths
+from localcluster.cluster.host import probes
+from localcluster.cluster.spec import layout as lay
+from localcluster.cluster.spec import render
+from localcluster.cluster.spec.layout import Layout, Node
 
 Probe = Callable[[], "str | None"]
 
@@ -218,10 +222,10 @@ def provisioner(layout: Layout) -> Component:
 
     return Component(
         name="provisioner",
-        argv=(sys.executable, "-m", "localcluster.provisioner", f"--kubeconfig={_kc(layout, 'provisioner')}",
+        argv=(sys.executable, "-m", "localcluster.cluster.provisioner", f"--kubeconfig={_kc(layout, 'provisioner')}",
               f"--volumes={layout.volumes}", f"--heartbeat={heartbeat}"),
         ready=ready,
-        inputs=(Path(__file__).with_name("provisioner.py"),),
+        inputs=(Path(__file__).parents[1] / "provisioner.py",),
     )
 
 

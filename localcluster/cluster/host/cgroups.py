@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from localcluster import mounts
+from localcluster.cluster.host import mounts
 
 
 def hierarchies() -> list[Path]:

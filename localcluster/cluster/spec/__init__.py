@@ -1,0 +1,1 @@
+"""Pure specs of the local cluster: paths and addresses, component command lines, config files, objects."""
