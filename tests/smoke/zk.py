@@ -7,11 +7,13 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from kazoo.client import KazooClient
 
+from . import quorum
 from .stack import App
 from .waits import wait_until
 
@@ -52,12 +54,6 @@ def one_leader(roles: dict[str, str]) -> bool:
     return values.count("leader") == 1 and values.count("follower") == len(values) - 1
 
 
-def has_quorum(roles: dict[str, str]) -> bool:
-    """A leader, and a majority of the members serving (as leader or follower)."""
-    serving = sum(role in ("leader", "follower") for role in roles.values())
-    return "leader" in roles.values() and serving >= len(roles) // 2 + 1
-
-
 def conf(host: str, port: int) -> dict[str, str]:
     """The member's running configuration from ``conf`` as key/value pairs."""
     pairs: dict[str, str] = {}
@@ -68,14 +64,47 @@ def conf(host: str, port: int) -> dict[str, str]:
     return pairs
 
 
-def mntr(host: str, port: int) -> dict[str, str]:
-    """The member's metrics from ``mntr`` as key/value pairs."""
+def mntr(host: str, port: int, timeout: float = 5.0) -> dict[str, str]:
+    """The member's metrics from ``mntr`` as key/value pairs (none while it is not serving)."""
     pairs: dict[str, str] = {}
-    for line in four_letter(host, port, "mntr").splitlines():
+    for line in four_letter(host, port, "mntr", timeout=timeout).splitlines():
         if "\t" in line:
             key, value = line.split("\t", 1)
             pairs[key.strip()] = value.strip()
     return pairs
+
+
+def srvr(host: str, port: int, timeout: float = 5.0) -> dict[str, str]:
+    """The member's ``srvr`` answer as key/value pairs (``Mode``, ``Zxid``...)."""
+    pairs: dict[str, str] = {}
+    for line in four_letter(host, port, "srvr", timeout=timeout).splitlines():
+        if ":" in line:
+            key, value = line.split(":", 1)
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+#: How long one member may take to answer in a sample before it counts as unreachable.
+SAMPLE_TIMEOUT_S = 1.0
+#: Pause between two samples of the ensemble.
+SAMPLE_PERIOD_S = 0.25
+
+
+def member(host: str, port: int, timeout: float = SAMPLE_TIMEOUT_S) -> quorum.Member:
+    """One member's own view: ``mntr``, and the leader's epoch from ``srvr`` when it leads."""
+    try:
+        pairs = mntr(host, port, timeout=timeout)
+        zxid = srvr(host, port, timeout=timeout).get("Zxid") if pairs.get("zk_server_state") == "leader" else None
+    except OSError as err:
+        return quorum.Member(state=f"unreachable ({type(err).__name__})")
+    return quorum.Member.from_mntr(pairs, zxid)
+
+
+def describe(m: quorum.Member) -> str:
+    """``leader (leading - broadcast, 2 synced)``, ``follower (following - synchronization)``, ``unreachable``."""
+    detail = [part for part in (m.peer_state, None if m.synced_followers is None else f"{m.synced_followers} synced")
+              if part]
+    return f"{m.state} ({', '.join(detail)})" if detail else m.state
 
 
 def client_hosts(app: App) -> list[str]:
@@ -195,41 +224,69 @@ def written(zk: Any, path: str) -> set[int]:
 
 @dataclass
 class QuorumMonitor:
-    """Asks every member for its role (``srvr``) twice a second, in a thread, and keeps the answers."""
+    """Samples every member's own view (``mntr``, ``srvr`` on a leader) four times a second, in a thread.
+
+    All members are asked at once in each sample; ``quorum.classify`` judges the samples: exactly one
+    leader and a synced majority, else no leader, a split brain or a leader still synchronising.
+    """
 
     hosts: Sequence[str]
     port: int
-    samples: list[tuple[float, dict[str, str]]] = field(default_factory=list)
+    samples: list[tuple[float, dict[str, quorum.Member]]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> QuorumMonitor:
-        """Start polling."""
+        """Start sampling."""
         self._thread = threading.Thread(target=self._run, name="zk-quorum", daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """Stop polling."""
+        """Stop sampling."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append((time.monotonic(), modes(self.hosts, self.port, timeout=1.0)))
-            self._stop.wait(0.5)
+        with ThreadPoolExecutor(max_workers=len(self.hosts), thread_name_prefix="zk-sample") as pool:
+            while not self._stop.is_set():
+                at = time.monotonic()
+                answers = pool.map(lambda host: member(host, self.port, SAMPLE_TIMEOUT_S), self.hosts)
+                self.samples.append((at, dict(zip(self.hosts, answers, strict=True))))
+                self._stop.wait(SAMPLE_PERIOD_S)
+
+    @property
+    def members(self) -> int:
+        """The ensemble's size."""
+        return len(self.hosts)
+
+    def outages(self) -> list[quorum.Stretch]:
+        """Every stretch of samples without one leader and a synced majority."""
+        return quorum.outages(self.samples, self.members)
 
     def longest_outage(self) -> tuple[float, dict[str, str]]:
-        """(seconds, the roles seen at its start) of the longest stretch of samples without a quorum."""
-        longest: tuple[float, dict[str, str]] = (0.0, {})
-        start: tuple[float, dict[str, str]] | None = None
-        for at, roles in self.samples:
-            if not has_quorum(roles):
-                start = start or (at, roles)
-            elif start is not None:
-                longest = max(longest, (at - start[0], start[1]), key=lambda item: item[0])
-                start = None
-        if start is not None and self.samples:
-            longest = max(longest, (self.samples[-1][0] - start[0], start[1]), key=lambda item: item[0])
-        return longest
+        """(seconds, each member's state at its start) of the longest stretch without a quorum."""
+        found = max(self.outages(), key=lambda stretch: stretch.seconds, default=None)
+        if found is None:
+            return 0.0, {}
+        return found.seconds, {host: describe(m) for host, m in found.first.items()}
+
+    def split_brains(self) -> list[dict[str, str]]:
+        """The samples in which more than one member led."""
+        return [
+            {host: describe(m) for host, m in sample.items()}
+            for _, sample in self.samples
+            if quorum.classify(sample, self.members) is quorum.Verdict.SPLIT_BRAIN
+        ]
+
+    def elections(self) -> int:
+        """How many new leader epochs took over while sampling."""
+        return quorum.elections(self.samples, self.members)
+
+    def summary(self) -> str:
+        """One line for a test's output: outage, elections, samples."""
+        outage, roles = self.longest_outage()
+        return (f"members without one leader and a synced majority for at most {outage:.1f} s "
+                f"(first: {roles or 'never'}); {self.elections()} election(s); {len(self.samples)} samples; "
+                f"{len(self.split_brains())} split-brain samples")
