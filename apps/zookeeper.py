@@ -65,6 +65,26 @@ HEAP_SHARE_PERCENT = 75
 CONFIG_TEMPLATE_DIR = "/config"
 CONFIG_DIR = "/conf"
 
+#: The JVM's own DNS cache (a security property: ``-Dnetworkaddress.cache.ttl`` would do nothing, so it is
+#: set through an override file). By default the JDK keeps a successful lookup 30 s and a failed one 10 s;
+#: a restarted member comes back at a new pod IP, and a peer that still holds the old one connects to a
+#: dead address until its connect timeout. The cluster DNS caches for a few seconds already (CoreDNS's
+#: record TTL), so the JVM adds no cache of its own.
+JAVA_SECURITY = "networkaddress.cache.ttl=0\nnetworkaddress.cache.negative.ttl=0\n"
+#: Server JVM flags that bound each step of the recovery after a member goes away (all exist in 3.8.0):
+#: the leader gives up waiting for an epoch quorum once a voter it counted went back to looking
+#: (``Leader.reportLookingSid``) instead of after initLimit x tickTime; election channels connect within
+#: 2 s (default 5 s); a looking member re-sends its vote at least every 2 s (default back-off to 60 s);
+#: the election port is re-bound forever rather than the server exiting after 3 failed binds. The
+#: stack's ``jvmFlags`` come after these, so a ``-D`` there overrides one of them.
+SERVER_JVM_FLAGS = (
+    f"-Djava.security.properties={CONFIG_TEMPLATE_DIR}/java.security",
+    "-Dzookeeper.leader.maxTimeToWaitForEpoch=1000",
+    "-Dzookeeper.cnxTimeout=2000",
+    "-Dzookeeper.fastleader.maxNotificationInterval=2000",
+    "-Dzookeeper.electionPortBindRetry=0",
+)
+
 DEFAULT_WORKLOAD = WorkloadSpec(
     image="zookeeper:3.8.4",
     replicas=3,
@@ -114,6 +134,7 @@ class ZooKeeperSettings:
     tick_time: int = 2000
     init_limit: int = 10
     sync_limit: int = 5
+    connect_to_learner_master_limit: int = 1
     max_client_cnxns: int = 60
     min_session_timeout: int = 4000
     max_session_timeout: int = 40000
@@ -132,9 +153,15 @@ class ZooKeeperSettings:
         self._check_budget(members)
         self._check_rolling_update(members)
         self._check_bootstrap()
-        for name in ("tick_time", "init_limit", "sync_limit"):
+        for name in ("tick_time", "init_limit", "sync_limit", "connect_to_learner_master_limit"):
             if getattr(self, name) < 1:
                 raise InvalidFieldError(name, f"must be >= 1, got {getattr(self, name)}")
+        if self.connect_to_learner_master_limit > self.init_limit:
+            raise InvalidFieldError(
+                "connect_to_learner_master_limit",
+                f"must be <= initLimit ({self.init_limit}): it only shortens a follower's connect timeout, "
+                f"got {self.connect_to_learner_master_limit}",
+            )
         if self.max_client_cnxns < 0:
             raise InvalidFieldError("max_client_cnxns", f"must be >= 0 (0 means no limit), got {self.max_client_cnxns}")
         if self.min_session_timeout < 2 * self.tick_time:
@@ -248,6 +275,7 @@ def zoo_cfg(settings: ZooKeeperSettings, namespace: str, cluster_domain: str) ->
         f"tickTime={settings.tick_time}",
         f"initLimit={settings.init_limit}",
         f"syncLimit={settings.sync_limit}",
+        f"connectToLearnerMasterLimit={settings.connect_to_learner_master_limit}",
         f"dataDir={DATA_DIR}",
         f"dataLogDir={DATA_DIR}/log",
         f"clientPort={CLIENT_PORT}",
@@ -264,6 +292,11 @@ def zoo_cfg(settings: ZooKeeperSettings, namespace: str, cluster_domain: str) ->
         *servers,
     ]
     return "\n".join(lines) + "\n"
+
+
+def server_jvm_flags(settings: ZooKeeperSettings) -> str:
+    """``SERVER_JVMFLAGS``: the recovery bounds, then the stack's own ``jvmFlags`` (the last ``-D`` wins)."""
+    return " ".join(flag for flag in (*SERVER_JVM_FLAGS, settings.jvm_flags) if flag)
 
 
 def logback_xml(level: LogLevel) -> str:
@@ -347,13 +380,14 @@ def service_args(
         "zoo.cfg": zoo_cfg(settings, namespace_name, cluster_domain),
         "logback.xml": logback_xml(settings.log_level),
         "log4j.properties": log4j_properties(settings.log_level),
+        "java.security": JAVA_SECURITY,
         "start.sh": START_SCRIPT,
         "ruok.sh": RUOK_SCRIPT,
         "ready.sh": READY_SCRIPT,
     }
     env = [
         plain_env("ZK_SERVER_HEAP", str(settings.heap_mb)),
-        plain_env("SERVER_JVMFLAGS", settings.jvm_flags),
+        plain_env("SERVER_JVMFLAGS", server_jvm_flags(settings)),
         plain_env("ZOO_LOG_DIR", "/tmp/logs"),
     ]
     return StatefulServiceArgs(

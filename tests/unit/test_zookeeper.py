@@ -67,7 +67,29 @@ def test_the_member_list_follows_the_namespace_and_cluster_domain(custom: Render
 def test_heap_and_jvm_flags_reach_the_environment(custom: Rendering) -> None:
     env = {item["name"]: item["value"] for item in container(custom)["env"]}
     assert env["ZK_SERVER_HEAP"] == "300"
-    assert env["SERVER_JVMFLAGS"] == "-XX:+UseSerialGC"
+    assert env["SERVER_JVMFLAGS"].split()[-1] == "-XX:+UseSerialGC"
+
+
+def test_the_stack_jvm_flags_come_after_the_recovery_bounds_so_they_can_override_them(custom: Rendering) -> None:
+    env = {item["name"]: item["value"] for item in container(custom)["env"]}
+    assert env["SERVER_JVMFLAGS"].split() == [*zookeeper.SERVER_JVM_FLAGS, "-XX:+UseSerialGC"]
+
+
+def test_the_jvm_reads_its_dns_cache_ttls_from_the_mounted_security_override(rendered: Render) -> None:
+    rendering = rendered()
+    env = {item["name"]: item["value"] for item in container(rendering)["env"]}
+    assert "-Djava.security.properties=/config/java.security" in env["SERVER_JVMFLAGS"].split()
+    assert config_file(rendering, "java.security").splitlines() == [
+        "networkaddress.cache.ttl=0", "networkaddress.cache.negative.ttl=0"]
+
+
+def test_no_dns_cache_ttl_is_passed_as_a_system_property_where_the_jdk_ignores_it(rendered: Render) -> None:
+    env = {item["name"]: item["value"] for item in container(rendered())["env"]}
+    assert "networkaddress.cache" not in env["SERVER_JVMFLAGS"].replace("java.security.properties", "")
+
+
+def test_a_follower_connects_to_its_leader_within_one_tick_by_default(rendered: Render) -> None:
+    assert "connectToLearnerMasterLimit=1" in config_file(rendered(), "zoo.cfg").splitlines()
 
 
 def test_the_log_level_reaches_both_logging_configs(custom: Rendering) -> None:
@@ -190,6 +212,9 @@ def test_a_one_member_ensemble_refuses_a_percentage_too(parse: Parse) -> None:
         ({"tickTime": 0}, "stateful:zookeeper.tickTime must be >= 1"),
         ({"initLimit": 0}, "stateful:zookeeper.initLimit must be >= 1"),
         ({"syncLimit": 0}, "stateful:zookeeper.syncLimit must be >= 1"),
+        ({"connectToLearnerMasterLimit": 0}, "stateful:zookeeper.connectToLearnerMasterLimit must be >= 1"),
+        ({"initLimit": 3, "connectToLearnerMasterLimit": 4},
+         r"stateful:zookeeper.connectToLearnerMasterLimit must be <= initLimit \(3\)"),
         ({"maxClientCnxns": -1}, "stateful:zookeeper.maxClientCnxns must be >= 0"),
         ({"minSessionTimeout": 1000}, "stateful:zookeeper.minSessionTimeout must be >= 2 x tickTime"),
         ({"maxSessionTimeout": 3000}, "stateful:zookeeper.maxSessionTimeout must be >= minSessionTimeout"),
