@@ -75,7 +75,7 @@ unit: $(PY)
 	@$(PY) -m pytest -m "not cluster" tests/unit
 
 langhost-test:
-	@cd localcluster/langhost && $(GO) test ./...
+	@cd localcluster/toolchain/langhost && $(GO) test ./...
 
 cluster-test: $(PY) policy-venv
 	@$(PY) -m localcluster.incluster -- $(PY) -m pytest -m cluster tests/cluster tests/smoke
