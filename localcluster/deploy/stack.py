@@ -1,15 +1,10 @@
-"""Drive the Pulumi project with the Automation API: up, preview, destroy, and print endpoints.
-
-The same commands work for any stack; the local stack additionally needs ``make cluster``.
-"""
+"""The project's stacks through the Automation API, their outputs, and waiting for the apps to serve."""
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +12,12 @@ from kubernetes import client, config
 from pulumi import automation as auto
 
 from localcluster import env
-from localcluster.progress import phase, say
-from policy import PACK_DIR, install
+from policy import PACK_DIR
 
 # Every preview and update runs the repository's CrossGuard policy pack: a mandatory violation stops it.
 POLICY_PACKS = [str(PACK_DIR)]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 APPS = ("nginx", "zookeeper", "mysql")
 
 
@@ -79,39 +73,3 @@ def wait_ready(outs: Mapping[str, Any], timeout_s: float = 300.0) -> None:
         else:
             raise SystemExit(f"ERROR: {app}: StatefulSet {o['namespace']}/{o['statefulset']} has {ready} of "
                              f"{o['replicas']} replicas ready after {timeout_s:.0f} s")
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: ``python -m localcluster.deploy up|preview|destroy|endpoints --stack NAME``."""
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("action", choices=("up", "preview", "destroy", "endpoints"))
-    ap.add_argument("--stack", default="local")
-    args = ap.parse_args(argv)
-    st = stack(args.stack)
-    if args.action in ("up", "preview"):
-        install.ensure()  # the pack's own virtualenv (policy/.venv)
-    printer = lambda line: print(line, flush=True)  # noqa: E731
-    if args.action == "up":
-        with phase(f"pulumi up --stack {args.stack}"):
-            st.up(on_output=printer, color="never", policy_packs=POLICY_PACKS)
-    elif args.action == "preview":
-        with phase(f"pulumi preview --stack {args.stack}"):
-            st.preview(on_output=printer, color="never", policy_packs=POLICY_PACKS)
-    elif args.action == "destroy":
-        with phase(f"pulumi destroy --stack {args.stack}"):
-            st.destroy(on_output=printer, color="never")
-        return
-    if args.action in ("up", "endpoints"):
-        with phase("every StatefulSet ready"):
-            wait_ready(outputs(st))
-        say("stable endpoints:")
-        for line in endpoint_lines(outputs(st)):
-            print(line, flush=True)
-
-
-if __name__ == "__main__":
-    try:
-        main()
-    except auto.errors.CommandError as err:
-        print(f"ERROR: {err}", file=sys.stderr)
-        sys.exit(1)
