@@ -28,6 +28,7 @@ from apps.mysql_scripts import (
     BACKUP_PORT,
     CONF_DIR,
     DATA_MOUNT,
+    DEFAULT_MAX_REPLICA_LAG_S,
     INIT_FILE,
     MYSQL_PORT,
     READY_FILE,
@@ -96,8 +97,12 @@ DEFAULT_WORKLOAD = WorkloadSpec(
     security_context=PodSecurity(run_as_user=999, run_as_group=999, fs_group=999),
     pod_anti_affinity=AntiAffinity(type=AntiAffinityType.PREFERRED),
     termination_grace_period_seconds=60,
+    # Members find each other by the headless Service whether ready or not: a replica cut off from its
+    # primary is not ready, yet its history must stop an empty primary and may seed a new member.
+    publish_not_ready_addresses=True,
     probes=Probes(
-        readiness=ProbeTiming(period_seconds=5, timeout_seconds=3),
+        # A replica that stops replicating leaves mysql-read within two periods.
+        readiness=ProbeTiming(period_seconds=3, timeout_seconds=3, failure_threshold=2),
         liveness=ProbeTiming(period_seconds=10, timeout_seconds=5),
         startup=ProbeTiming(period_seconds=5, timeout_seconds=5, failure_threshold=120),
     ),
@@ -123,6 +128,8 @@ class MySQLSettings:
     net_write_timeout: int = 10
     innodb_buffer_pool_size: str = "256M"
     binlog_expire_days: int = 7  # binary logs older than this are purged (replicas must not lag longer)
+    # A replica further behind the primary than this is not ready (leaves mysql-read, holds a rollout).
+    max_replica_lag_seconds: int = DEFAULT_MAX_REPLICA_LAG_S
     primary_service: bool = True
     # An empty primary refuses to start while a replica holds history; true makes it clone the most advanced one.
     recover_empty_primary: bool = False
@@ -142,6 +149,11 @@ class MySQLSettings:
                 "binlog_expire_days",
                 f"must be between 1 and 99 days (binary logs must outlive a replica's longest absence), "
                 f"got {self.binlog_expire_days}",
+            )
+        if not 1 <= self.max_replica_lag_seconds <= 86400:
+            raise InvalidFieldError(
+                "max_replica_lag_seconds",
+                f"must be between 1 and 86400 seconds (a day), got {self.max_replica_lag_seconds}",
             )
 
     def _check_image(self) -> None:
@@ -237,6 +249,7 @@ def service_args(
         net_write_timeout=settings.net_write_timeout,
         innodb_buffer_pool_size=settings.innodb_buffer_pool_size,
         binlog_expire_days=settings.binlog_expire_days,
+        max_replica_lag_seconds=settings.max_replica_lag_seconds,
     )
     root = secret_env("MYSQL_ROOT_PASSWORD", SECRET, ROOT_PASSWORD_KEY)
     replication = secret_env("MYSQL_REPLICATION_PASSWORD", SECRET, REPLICATION_PASSWORD_KEY)

@@ -6,11 +6,16 @@ Images provide binaries only; everything a pod runs is here, mounted from a Conf
   root's client option file and the server's init file (the accounts' current passwords, applied at
   every start) on a memory-backed volume;
 * ``init-data.sh`` (init, once per volume): the primary initializes an empty data directory and
-  creates the accounts; a replica clones the previous pod (MariaDB: ``mariadb-backup`` streamed over
-  socat from the peer's sidecar port; MySQL: the clone plugin's ``CLONE INSTANCE FROM``);
+  creates the accounts; a replica clones the most advanced member that answers (MariaDB:
+  ``mariadb-backup`` streamed from the donor's sidecar port after a challenge only holders of the
+  set's Secret answer; MySQL: the clone plugin's ``CLONE INSTANCE FROM``);
 * ``replication.sh`` (sidecar): points a replica at the primary by GTID (idempotent, so it runs on
-  every start), then serves backups to new replicas (MariaDB) or idles (MySQL);
-* ``probe.sh``: readiness runs a query, liveness only asks whether the server answers.
+  every start), serves backups to new replicas (MariaDB), and watches replication: it logs each change
+  of health and, when the primary refuses the replication password (a rotation reaches replicas
+  first), falls back to the last password that worked until the primary takes the new one;
+* ``probe.sh``: readiness of the primary runs a query; a replica is ready only while both replication
+  threads run and it is at most ``maxReplicaLagSeconds`` behind (the reason is the probe's output,
+  shown in the pod's events); liveness only asks whether the server answers.
 """
 
 from __future__ import annotations
@@ -34,6 +39,17 @@ CONF_DIR = "/etc/mysql-stateful"
 SCRIPTS_DIR = "/scripts"
 RUN_DIR = "/run/mysqld"
 READY_FILE = "/tmp/replication-ready"
+#: The replication password that last connected a replica, kept on its volume (beside master.info, which
+#: holds it too) so that a replica restarted with a rotated password can replicate until the primary has it.
+LAST_PASSWORD_FILE = f"{DATA_MOUNT}/.replication-password"
+#: Seconds without data or heartbeat after which a replica reconnects; also its connect timeout, so a
+#: connect to a dead address gives up this fast. The primary's heartbeat comes every HEARTBEAT_S.
+REPLICA_NET_TIMEOUT_S = 3
+HEARTBEAT_S = 1
+#: Connect attempts (one a second) before a replica gives up: the largest value every version takes,
+#: 136 years (MariaDB's 0 is "forever" only in some versions, MDEV-36002).
+RETRY_COUNT = 4294967295
+DEFAULT_MAX_REPLICA_LAG_S = 30
 INIT_FILE = f"{CONF_DIR}/init.sql"
 _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
@@ -121,11 +137,21 @@ net-write-timeout = {net_write_timeout}
 """
 
 
+_REPLICA_NET = {
+    MySQLFlavor.MARIADB: f"slave-net-timeout = {REPLICA_NET_TIMEOUT_S}\nmaster-retry-count = {RETRY_COUNT}\n",
+    MySQLFlavor.MYSQL: f"replica-net-timeout = {REPLICA_NET_TIMEOUT_S}\n",  # retries: SOURCE_RETRY_COUNT
+}
+
+
 def replica_cnf(flavor: MySQLFlavor) -> str:
-    """Options of a replica: read-only (MySQL also super_read_only, which binds root too)."""
+    """Options of a replica: read-only (MySQL also super_read_only, which binds root too), fast reconnects."""
     extra = "super-read-only = ON\n" if flavor is MySQLFlavor.MYSQL else ""
-    header = "# A replica: clients cannot write; only the replication threads change data.\n"
-    return f"{header}[mysqld]\nread-only = ON\n{extra}"
+    header = (
+        "# A replica: clients cannot write; only the replication threads change data. It notices a lost\n"
+        f"# primary after {REPLICA_NET_TIMEOUT_S} s without data or heartbeat (a connect times out as fast)\n"
+        "# and retries every second, practically forever.\n"
+    )
+    return f"{header}[mysqld]\nread-only = ON\n{extra}{_REPLICA_NET[flavor]}"
 
 
 # --- shared shell library -----------------------------------------------------------------------
@@ -147,6 +173,8 @@ SERVER_ID_OFFSET=@SERVER_ID_OFFSET@
 MYSQL_PORT=@MYSQL_PORT@
 BACKUP_PORT=@BACKUP_PORT@
 READY_FILE=@READY_FILE@
+LAST_PASSWORD_FILE=@LAST_PASSWORD_FILE@
+MAX_REPLICA_LAG=@MAX_REPLICA_LAG@
 
 read -r HOST < /proc/sys/kernel/hostname
 ORDINAL="${HOST##*-}"
@@ -176,12 +204,71 @@ option_value() {
 # Connect to the running server as root through its socket.
 client() { @CLIENT@ --defaults-extra-file="$CONF/client.cnf" "$@"; }
 admin() { @ADMIN@ --defaults-extra-file="$CONF/client.cnf" "$@"; }
+
+# This replica's status as NAME=value lines (nothing when it is not a replica).
+replica_status() {
+  client --connect-timeout=2 --batch -e '@SHOW_STATUS@\\G' | sed -n 's/^ *\\([A-Za-z_]*\\): \\(.*\\)$/\\1=\\2/p'
+}
+# The answer to a backup port's challenge: only holders of the set's Secret (the replication password) know it.
+challenge_answer() { printf '%s\\n%s' "$1" "$MYSQL_REPLICATION_PASSWORD" | sha256sum | cut -d ' ' -f 1; }
+
+status_field() { awk -v key="$1=" 'index($0, key) == 1 { print substr($0, length(key) + 1); exit }' <<< "$STATUS"; }
+
+# Whether this replica may serve reads: both threads running, at most MAX_REPLICA_LAG seconds behind.
+# Sets HEALTH to the reason either way ("ready: ..." or "not ready: ...") and STATUS to the status.
+replica_health() {
+  local io sql lag
+  if ! STATUS=$(replica_status 2>&1); then HEALTH="not ready: the server does not answer: $STATUS"; return 1; fi
+  if [ -z "$STATUS" ]; then HEALTH="not ready: not configured as a replica yet"; return 1; fi
+  io=$(status_field @IO_RUNNING@)
+  sql=$(status_field @SQL_RUNNING@)
+  lag=$(status_field @BEHIND@)
+  if [ "$io" != Yes ] || [ "$sql" != Yes ]; then
+    HEALTH="not ready: replication from $PRIMARY_HOST is not running: IO thread $io, SQL thread $sql,\
+ last IO error: '$(status_field Last_IO_Error)', last SQL error: '$(status_field Last_SQL_Error)'"
+    return 1
+  fi
+  case "$lag" in
+    ''|*[!0-9]*) HEALTH="not ready: lag unknown ($lag)"; return 1 ;;
+  esac
+  if [ "$lag" -gt "$MAX_REPLICA_LAG" ]; then
+    HEALTH="not ready: $lag s behind the primary (at most $MAX_REPLICA_LAG s: maxReplicaLagSeconds)"
+    return 1
+  fi
+  HEALTH="ready: replicating from $PRIMARY_HOST, $lag s behind"
+}
 """
 
+_STATUS_FIELDS = {
+    MySQLFlavor.MARIADB: {
+        "@SHOW_STATUS@": "SHOW SLAVE STATUS",
+        "@IO_RUNNING@": "Slave_IO_Running",
+        "@SQL_RUNNING@": "Slave_SQL_Running",
+        "@BEHIND@": "Seconds_Behind_Master",
+    },
+    MySQLFlavor.MYSQL: {
+        "@SHOW_STATUS@": "SHOW REPLICA STATUS",
+        "@IO_RUNNING@": "Replica_IO_Running",
+        "@SQL_RUNNING@": "Replica_SQL_Running",
+        "@BEHIND@": "Seconds_Behind_Source",
+    },
+}
 
-def lib_sh(flavor: MySQLFlavor, *, statefulset: str, peer_domain: str, primary_ordinal: int, primary_host: str) -> str:
+
+def lib_sh(
+    flavor: MySQLFlavor,
+    *,
+    statefulset: str,
+    peer_domain: str,
+    primary_ordinal: int,
+    primary_host: str,
+    max_replica_lag_seconds: int = DEFAULT_MAX_REPLICA_LAG_S,
+) -> str:
     """Shell definitions every script sources."""
     values = {
+        **_STATUS_FIELDS[flavor],
+        "@LAST_PASSWORD_FILE@": LAST_PASSWORD_FILE,
+        "@MAX_REPLICA_LAG@": str(max_replica_lag_seconds),
         "@DATA_MOUNT@": DATA_MOUNT,
         "@CONF_DIR@": CONF_DIR,
         "@RUN_DIR@": RUN_DIR,
@@ -265,8 +352,9 @@ def init_config_sh(flavor: MySQLFlavor) -> str:
 _INIT_DATA = """\
 #!/bin/bash
 # Give this pod a data directory once: the primary initializes an empty one and creates the accounts
-# (never while a peer holds history: see refuse_empty_primary); a replica clones the previous pod's
-# data. A finished directory is marked and never touched again; an unfinished one is wiped and redone.
+# (never while a peer holds history: see refuse_empty_primary); a replica clones the most advanced
+# member that answers (the primary while it runs). A finished directory is marked and never touched
+# again; an unfinished one is wiped and redone.
 source @SCRIPTS_DIR@/lib.sh
 
 if [ -e "$MARKER" ]; then
@@ -331,10 +419,12 @@ initialize_primary() {
 @CLONE@
 
 # How much GTID history a server has applied (the sum of its sequence numbers; 0 for none), or -1
-# when it does not answer. Peers are the ready members behind the headless Service.
+# when it does not answer. Peers are every member with an address behind the headless Service (it
+# publishes members that are not ready too: a replica cut off from its primary still counts), asked
+# as the replication account (reading a variable needs no privilege).
 peer_history() {
   local pos
-  pos=$(@CLIENT@ --no-defaults --host="$1" --port="$MYSQL_PORT" --user=root --password="$MYSQL_ROOT_PASSWORD" \
+  pos=$(@CLIENT@ --no-defaults --host="$1" --port="$MYSQL_PORT" --user=repl --password="$MYSQL_REPLICATION_PASSWORD" \
     --connect-timeout=3 --batch --skip-column-names -e "SELECT @GTID_POSITION@" 2> /dev/null) || { echo -1; return; }
   @GTID_COUNT@
 }
@@ -375,7 +465,14 @@ if is_primary; then
     refuse_empty_primary "$donor" "$history"
   fi
 else
-  clone_from "$(peer_host $((ORDINAL - 1)))"
+  # The most advanced member that answers: the primary while it runs, otherwise the replica closest to it.
+  read -r donor history <<< "$(most_advanced_peer)" || true
+  if [ -z "${donor:-}" ]; then
+    echo "no member answers with a GTID history to clone from (is the primary $PRIMARY_HOST up?); retrying" >&2
+    exit 1
+  fi
+  echo "the most advanced member is $donor ($history transactions)"
+  clone_from "$donor"
 fi
 touch "$MARKER"
 echo "the data directory is ready"
@@ -402,12 +499,25 @@ _REMOTE_ROOT_LIMITS = {
 
 _CLONE = {
     MySQLFlavor.MARIADB: """\
-# Stream a hot backup from the donor's sidecar, unpack it and make it consistent. The backup's
-# binlog-info file (GTID position) tells replication.sh where to start.
+# Stream a hot backup from the donor's sidecar (after answering its challenge), unpack
+# it and make it consistent. The backup's binlog-info file (GTID position) tells replication.sh where
+# to start.
 clone_from() {
   local donor=$1
   echo "cloning the data of $donor"
-  socat -u "TCP:$donor:$BACKUP_PORT,connect-timeout=30" STDOUT | mbstream -x -C "$DATADIR"
+  local word="" nonce verdict="" from to
+  coproc DONOR { socat "TCP:$donor:$BACKUP_PORT,connect-timeout=30" STDIO; }
+  # Own copies of the pipes: bash drops DONOR's once socat exits, the stream may still be unread.
+  exec {from}<&"${DONOR[0]}" {to}>&"${DONOR[1]}"
+  if ! read -r -t 30 word nonce <&"$from" || [ "$word" != CHALLENGE ]; then
+    echo "$donor sent no challenge on port $BACKUP_PORT" >&2; exit 1
+  fi
+  challenge_answer "$nonce" >&"$to"
+  if ! read -r -t 30 verdict <&"$from" || [ "$verdict" != STREAM ]; then
+    echo "$donor did not stream a backup: ${verdict:-no answer}" >&2; exit 1
+  fi
+  mbstream -x -C "$DATADIR" <&"$from"
+  exec {from}<&- {to}>&-
   mariadb-backup --defaults-file="$CONF/my.cnf" --prepare --target-dir="$DATADIR"
 }""",
     MySQLFlavor.MYSQL: """\
@@ -520,14 +630,15 @@ _CHANGE_SOURCE = {
     if [ -n "$gtid" ]; then echo "SET GLOBAL gtid_slave_pos = $(sql_string "$gtid");"; fi
     echo "CHANGE MASTER TO MASTER_HOST = $(sql_string "$PRIMARY_HOST"), MASTER_PORT = $MYSQL_PORT,\\
  MASTER_USER = 'repl', MASTER_PASSWORD = $(sql_string "$MYSQL_REPLICATION_PASSWORD"),\\
- MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1;"
+ MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = @HEARTBEAT@;"
     echo "START SLAVE;\"""",
     MySQLFlavor.MYSQL: """\
     echo "STOP REPLICA;"
     echo "RESET REPLICA ALL;"
     echo "CHANGE REPLICATION SOURCE TO SOURCE_HOST = $(sql_string "$PRIMARY_HOST"), SOURCE_PORT = $MYSQL_PORT,\\
  SOURCE_USER = 'repl', SOURCE_PASSWORD = $(sql_string "$MYSQL_REPLICATION_PASSWORD"),\\
- SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, GET_SOURCE_PUBLIC_KEY = 1;"
+ SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = @RETRY_COUNT@,\\
+ SOURCE_HEARTBEAT_PERIOD = @HEARTBEAT@, GET_SOURCE_PUBLIC_KEY = 1;"
     echo "START REPLICA;\"""",
 }
 
@@ -555,7 +666,7 @@ _BACKUP_POSITION = {
 
 _SERVE = {
     MySQLFlavor.MARIADB: (
-        "serve backups to new replicas on port $BACKUP_PORT",
+        "serve backups to members that answer the challenge on port $BACKUP_PORT",
         'socat TCP-LISTEN:"$BACKUP_PORT",reuseaddr,fork EXEC:"bash @SCRIPTS_DIR@/backup.sh" &',
     ),
     MySQLFlavor.MYSQL: ("idle (the clone plugin serves new replicas through the server itself)", "sleep infinity &"),
@@ -583,14 +694,66 @@ configure_replica() {
   echo "replicating from $PRIMARY_HOST"
 }
 
+save_password() {
+  (umask 077 && printf '%s' "$1" > "$LAST_PASSWORD_FILE.new" && mv "$LAST_PASSWORD_FILE.new" "$LAST_PASSWORD_FILE")
+}
+
+use_password() {
+  {
+@USE_PASSWORD@
+  } | client
+}
+
+# Log each change of this replica's health (the readiness probe's reason) and keep the password that
+# connects. A rotation rolls the replicas before the primary, which refuses the new replication
+# password (error 1045) until it restarts: then switch to the last password that worked, and back to
+# the Secret's once the primary refuses that one.
+watch_replica() {
+  local shown="" io errno current=$MYSQL_REPLICATION_PASSWORD last="" next what
+  if [ -f "$LAST_PASSWORD_FILE" ]; then last=$(< "$LAST_PASSWORD_FILE"); fi
+  while true; do
+    replica_health || true
+    if [ "${HEALTH%%:*}" != "${shown%%:*}" ]; then echo "$(date -u +%FT%TZ) $HEALTH"; shown=$HEALTH; fi
+    io=$(status_field @IO_RUNNING@)
+    errno=$(status_field Last_IO_Errno)
+    if [ "$io" = Yes ] && [ "$current" != "$last" ]; then
+      save_password "$current"
+      last=$current
+    elif [ "$io" = Connecting ] && [ "$errno" = 1045 ] && [ -n "$last" ] \\
+        && [ "$last" != "$MYSQL_REPLICATION_PASSWORD" ]; then
+      if [ "$current" = "$MYSQL_REPLICATION_PASSWORD" ]; then
+        next=$last what="the last password that worked (a rotation reaches the primary last)"
+      else
+        next=$MYSQL_REPLICATION_PASSWORD what="the Secret's password (the primary has rolled)"
+      fi
+      echo "$(date -u +%FT%TZ) the primary refuses the replication password: switching to $what"
+      use_password "$next"
+      current=$next
+    fi
+    sleep 2 &
+    wait $! || true
+  done
+}
+
 if ! is_primary; then configure_replica; fi
 touch "$READY_FILE"
 
 @SERVE@
 child=$!
 trap 'kill -TERM "$child" 2> /dev/null; wait "$child"; exit 0' TERM INT
-wait "$child"
+if is_primary; then wait "$child"; else watch_replica; fi
 """
+
+_USE_PASSWORD = {
+    MySQLFlavor.MARIADB: """\
+    echo "STOP SLAVE;"
+    echo "CHANGE MASTER TO MASTER_PASSWORD = $(sql_string "$1");"
+    echo "START SLAVE;\"""",
+    MySQLFlavor.MYSQL: """\
+    echo "STOP REPLICA;"
+    echo "CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD = $(sql_string "$1");"
+    echo "START REPLICA;\"""",
+}
 
 
 def replication_sh(flavor: MySQLFlavor) -> str:
@@ -601,25 +764,58 @@ def replication_sh(flavor: MySQLFlavor) -> str:
         .replace("@CHANGE_SOURCE@", change_source_sql(flavor))
         .replace("@SERVE_WHAT@", what)
         .replace("@SERVE@", serve)
+        .replace("@USE_PASSWORD@", _USE_PASSWORD[flavor])
     )
-    return _render(text, flavor, {"@SCRIPTS_DIR@": SCRIPTS_DIR})
+    values = {
+        "@SCRIPTS_DIR@": SCRIPTS_DIR,
+        "@HEARTBEAT@": str(HEARTBEAT_S),
+        "@RETRY_COUNT@": str(RETRY_COUNT),
+        "@IO_RUNNING@": _STATUS_FIELDS[flavor]["@IO_RUNNING@"],
+    }
+    return _render(text, flavor, values)
 
 
 BACKUP_SH = f"""\
 #!/bin/bash
-# Stream a consistent hot backup of this server to whoever connected (a new replica cloning itself).
+# Behind socat on the backup port, talking to whoever connected: send a random challenge and stream a
+# consistent hot backup only to a peer that answers it with the set's Secret (a member cloning itself),
+# one backup at a time. Anyone else gets the challenge and REFUSED, never data.
 source {SCRIPTS_DIR}/lib.sh
-echo "streaming a backup to a new replica" >&2
+peer=${{SOCAT_PEERADDR:-unknown}}
+nonce=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \\n')
+echo "CHALLENGE $nonce"
+answer=""
+read -r -t 10 answer || true
+if [ "$answer" != "$(challenge_answer "$nonce")" ]; then
+  echo "refused a backup to $peer: no answer with the set's secret" >&2
+  echo REFUSED
+  exit 1
+fi
+exec 9> /tmp/backup.lock
+if ! flock -n 9; then
+  echo "refused a backup to $peer: another backup is streaming" >&2
+  echo BUSY
+  exit 1
+fi
+echo "streaming a backup to $peer" >&2
+echo STREAM
+rm -rf /tmp/backup-stream
 mkdir -p /tmp/backup-stream
 exec mariadb-backup --defaults-file="$CONF/backup.cnf" --backup --stream=xbstream --target-dir=/tmp/backup-stream
 """
 
 _PROBE = """\
 #!/bin/bash
-# Probes of the server container: "ready" runs a query as root, "alive" only asks whether it answers.
+# Probes of the server container. "ready": the primary answers a query; a replica replicates (both
+# threads running, lag at most maxReplicaLagSeconds); the reason is printed, so a failure shows in the
+# pod's events. "alive" only asks whether the server answers.
 source @SCRIPTS_DIR@/lib.sh
 case "${1:-}" in
-  ready) client --batch -e 'SELECT 1' > /dev/null ;;
+  ready)
+    if is_primary; then client --batch -e 'SELECT 1' > /dev/null; exit 0; fi
+    replica_health && status=0 || status=$?
+    echo "$HEALTH"
+    exit "$status" ;;
   alive) admin ping > /dev/null ;;
   *) echo "usage: probe.sh ready|alive" >&2; exit 2 ;;
 esac
@@ -641,6 +837,7 @@ def script_files(
     net_write_timeout: int,
     innodb_buffer_pool_size: str,
     binlog_expire_days: int = 7,
+    max_replica_lag_seconds: int = DEFAULT_MAX_REPLICA_LAG_S,
 ) -> dict[str, str]:
     """Every file of the MySQL ConfigMap."""
     files = {
@@ -650,6 +847,7 @@ def script_files(
             peer_domain=peer_domain,
             primary_ordinal=primary_ordinal,
             primary_host=primary_host,
+            max_replica_lag_seconds=max_replica_lag_seconds,
         ),
         "init-config.sh": init_config_sh(flavor),
         "init-data.sh": init_data_sh(flavor),

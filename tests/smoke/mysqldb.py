@@ -25,17 +25,22 @@ class Login:
     password: str
 
 
-def root_login(kube: Kube, app: App) -> Login:
-    """The root account, its password read from the Secret the stack output names."""
+def secret_value(kube: Kube, app: App, key_output: str) -> str:
+    """A value of the Secret the stack output names, its key named by the output's ``key_output``."""
     secret = app.extra.get("secret")
     if not isinstance(secret, dict):
         raise AssertionError(f"stack output {app.key!r} names no secret (got {secret!r})")
     obj = kube.core.read_namespaced_secret(secret["name"], app.namespace)
-    key = secret["root_password_key"]
+    key = secret[key_output]
     data = obj.data or {}
     if key not in data:
         raise AssertionError(f"Secret {secret['name']} has no key {key!r} (keys: {sorted(data)})")
-    return Login("root", base64.b64decode(data[key]).decode("utf-8"))
+    return base64.b64decode(data[key]).decode("utf-8")
+
+
+def root_login(kube: Kube, app: App) -> Login:
+    """The root account, its password read from the Secret the stack output names."""
+    return Login("root", secret_value(kube, app, "root_password_key"))
 
 
 def connect(host: str, port: int, login: Login, *, database: str | None = None) -> pymysql.Connection[Any]:

@@ -128,11 +128,21 @@ def test_mysql_replicates_by_gtid_auto_position() -> None:
     assert "START REPLICA;" in sql
 
 
-def test_a_mariadb_replica_clones_a_peer_backup_over_socat() -> None:
+def test_a_mariadb_replica_clones_a_peer_backup_over_socat_after_answering_its_challenge() -> None:
     script = files_of(MySQLFlavor.MARIADB)["init-data.sh"]
-    assert 'socat -u "TCP:$donor:$BACKUP_PORT,connect-timeout=30" STDOUT | mbstream -x -C "$DATADIR"' in script
+    assert 'coproc DONOR { socat "TCP:$donor:$BACKUP_PORT,connect-timeout=30" STDIO; }' in script
+    assert 'challenge_answer "$nonce" >&"$to"' in script
+    assert 'mbstream -x -C "$DATADIR" <&"$from"' in script
     assert 'mariadb-backup --defaults-file="$CONF/my.cnf" --prepare --target-dir="$DATADIR"' in script
-    assert 'clone_from "$(peer_host $((ORDINAL - 1)))"' in script
+
+
+@pytest.mark.parametrize("flavor", list(MySQLFlavor))
+def test_a_replica_clones_the_most_advanced_member_not_a_fixed_ordinal(flavor: MySQLFlavor) -> None:
+    script = files_of(flavor)["init-data.sh"]
+    assert "ORDINAL - 1" not in script
+    replica_branch = script.split("\nelse\n", 1)[1]
+    assert 'read -r donor history <<< "$(most_advanced_peer)"' in replica_branch
+    assert 'clone_from "$donor"' in replica_branch
 
 
 def test_a_mariadb_replica_starts_from_the_gtid_of_its_backup() -> None:
@@ -350,3 +360,119 @@ def test_a_binlog_expiry_of_zero_days_is_refused(parse: Parse) -> None:
     with pytest.raises(ConfigError) as error:
         parse({"mysql": {"binlogExpireDays": 0}})
     assert str(error.value).startswith("stateful:mysql.binlogExpireDays must be between 1 and 99 days")
+
+
+# --- replication-aware readiness, reconnects, the clone port ----------------------------------------
+
+HEALTHY_STATUS = """*************************** 1. row ***************************
+                Slave_IO_State: Waiting for master to send event
+                   Master_Host: mysql-0.mysql.mysql.svc.cluster.local
+              Slave_IO_Running: Yes
+             Slave_SQL_Running: Yes
+                 Last_IO_Errno: 0
+                 Last_IO_Error:
+                Last_SQL_Error:
+         Seconds_Behind_Master: 0
+"""
+
+
+def run_probe(tmp_path: Path, status: str, hostname: str = "mysql-1", max_lag: int = 30) -> tuple[int, str]:
+    """Run probe.sh ready on ``hostname`` with a stub client that prints ``status`` for SHOW SLAVE STATUS."""
+    scripts, bin_dir = tmp_path / "scripts", tmp_path / "bin"
+    scripts.mkdir()
+    bin_dir.mkdir()
+    (tmp_path / "hostname").write_text(f"{hostname}\n")
+    (tmp_path / "status").write_text(status)
+    files = script_files(
+        MySQLFlavor.MARIADB,
+        statefulset="mysql",
+        peer_domain="mysql.mysql.svc.cluster.local",
+        primary_ordinal=0,
+        primary_host="mysql-0.mysql.mysql.svc.cluster.local",
+        net_write_timeout=10,
+        innodb_buffer_pool_size="256M",
+        max_replica_lag_seconds=max_lag,
+    )
+    for name, text in files.items():
+        local = text.replace(SCRIPTS_DIR + "/", f"{scripts}/")
+        (scripts / name).write_text(local.replace("/proc/sys/kernel/hostname", str(tmp_path / "hostname")))
+    stub = bin_dir / "mariadb"
+    stub.write_text(f'#!/bin/bash\ncase "$*" in *"SHOW SLAVE STATUS"*) cat {tmp_path / "status"} ;; esac\n')
+    stub.chmod(0o755)
+    done = subprocess.run(["bash", str(scripts / "probe.sh"), "ready"], env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+                          capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_replicating_replica_within_the_lag_bound_is_ready(tmp_path: Path) -> None:
+    code, output = run_probe(tmp_path, HEALTHY_STATUS)
+    assert (code, output.strip()) == (0, "ready: replicating from mysql-0.mysql.mysql.svc.cluster.local, 0 s behind")
+
+
+def test_a_replica_with_a_stopped_thread_is_not_ready_and_says_why(tmp_path: Path) -> None:
+    status = HEALTHY_STATUS.replace("Slave_IO_Running: Yes", "Slave_IO_Running: Connecting").replace(
+        "Last_IO_Error:", "Last_IO_Error: Access denied for user 'repl'")
+    code, output = run_probe(tmp_path, status.replace("Seconds_Behind_Master: 0", "Seconds_Behind_Master: NULL"))
+    assert code == 1
+    assert "not ready: replication from mysql-0.mysql.mysql.svc.cluster.local is not running" in output
+    assert "IO thread Connecting, SQL thread Yes, last IO error: 'Access denied for user 'repl''" in output
+
+
+def test_a_replica_further_behind_than_max_replica_lag_is_not_ready(tmp_path: Path) -> None:
+    code, output = run_probe(tmp_path, HEALTHY_STATUS.replace("Seconds_Behind_Master: 0", "Seconds_Behind_Master: 31"))
+    assert (code, output.strip()) == (1, "not ready: 31 s behind the primary (at most 30 s: maxReplicaLagSeconds)")
+
+
+def test_a_server_that_is_not_a_replica_yet_is_not_ready_on_a_replica_ordinal(tmp_path: Path) -> None:
+    code, output = run_probe(tmp_path, "")
+    assert (code, output.strip()) == (1, "not ready: not configured as a replica yet")
+
+
+def test_the_primary_is_ready_when_it_answers_a_query(tmp_path: Path) -> None:
+    code, _ = run_probe(tmp_path, "", hostname="mysql-0")
+    assert code == 0
+
+
+def test_max_replica_lag_seconds_is_validated(parse: Parse) -> None:
+    assert parse({"mysql": {"maxReplicaLagSeconds": 5}}).mysql.max_replica_lag_seconds == 5
+    with pytest.raises(ConfigError) as error:
+        parse({"mysql": {"maxReplicaLagSeconds": 0}})
+    assert str(error.value).startswith("stateful:mysql.maxReplicaLagSeconds must be between 1 and 86400 seconds")
+
+
+def test_replicas_notice_a_lost_primary_in_seconds_and_never_give_up() -> None:
+    mariadb, mysql_files = files_of(MySQLFlavor.MARIADB), files_of(MySQLFlavor.MYSQL)
+    assert "slave-net-timeout = 3\nmaster-retry-count = 4294967295\n" in mariadb["replica.cnf"]
+    assert "MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1;" in mariadb["replication.sh"]
+    assert "replica-net-timeout = 3\n" in mysql_files["replica.cnf"]
+    assert "SOURCE_RETRY_COUNT = 4294967295" in mysql_files["replication.sh"]
+    assert "SOURCE_HEARTBEAT_PERIOD = 1" in mysql_files["replication.sh"]
+
+
+def test_members_find_each_other_whether_ready_or_not(rendered: Render) -> None:
+    headless = rendered(MARIADB).named("Service", "mysql").spec
+    assert headless["publishNotReadyAddresses"] is True
+
+
+def test_a_replica_refused_the_rotated_password_falls_back_to_the_last_that_worked() -> None:
+    script = files_of(MySQLFlavor.MARIADB)["replication.sh"]
+    assert '[ "$errno" = 1045 ]' in script
+    assert 'CHANGE MASTER TO MASTER_PASSWORD = $(sql_string "$1");' in script
+    assert "save_password" in script
+
+
+def test_the_backup_port_streams_only_after_a_correct_answer_one_at_a_time(tmp_path: Path) -> None:
+    backup = files_of(MySQLFlavor.MARIADB)["backup.sh"]
+    challenge, refuse, lock, stream = (backup.index(text) for text in (
+        'echo "CHALLENGE $nonce"', "echo REFUSED", "flock -n 9", "exec mariadb-backup"))
+    assert challenge < refuse < lock < stream
+    lib = files_of(MySQLFlavor.MARIADB)["lib.sh"]
+    (tmp_path / "lib.sh").write_text(lib.replace("/proc/sys/kernel/hostname", str(tmp_path / "hostname")))
+    (tmp_path / "hostname").write_text("mysql-1\n")
+
+    def answer(secret: str) -> str:
+        script = f'source {tmp_path / "lib.sh"}; challenge_answer abc123'
+        env = {"PATH": "/usr/bin:/bin", "MYSQL_REPLICATION_PASSWORD": secret}
+        return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    assert answer("s3cret") == answer("s3cret") != answer("other")
+    assert len(answer("s3cret").strip()) == 64

@@ -1,0 +1,288 @@
+"""Replication-aware routing and fast reconnects of the MySQL members, on the deployed stack.
+
+* A replica whose replication is stopped leaves ``mysql-read`` within 15 s, says why in its pod's
+  events (the readiness probe's output), and returns once replication runs again.
+* The backup port (a full copy of the data) streams only to a peer that answers its challenge with
+  the set's Secret: this machine, talking to every member's pod address, gets the challenge and a
+  refusal, never data; with the right answer it gets a backup stream (so the check can tell).
+* A writer commits rows to the primary while the primary's pod is deleted: every acknowledged commit
+  is on every member afterwards. Measured: the write outage, and how long after the primary accepted
+  writes again each replica had them (the goal is about 2 s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymysql
+import pytest
+from kubernetes import client
+
+from . import mysqldb
+from .kube import Kube, delete_pods, get_pod, pod_uids, wait_ready, wait_rolled_out
+from .mysqldb import Login
+from .stack import App
+from .waits import wait_until
+
+pytestmark = pytest.mark.cluster
+
+DOWN = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+#: The issue's bound for a broken replica to leave mysql-read.
+LEAVES_READ_S = 15.0
+#: Longest a replica may take to rejoin mysql-read once replication runs again.
+RETURNS_S = 30.0
+REPLICATION_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def root(kube: Kube, mysql: App) -> Login:
+    """The root account, password from the stack's Secret."""
+    return mysqldb.root_login(kube, mysql)
+
+
+@pytest.fixture(scope="module")
+def database(kube: Kube, mysql: App, root: Login, run_id: str) -> Iterator[str]:
+    """This run's database with a table of numbered writes; dropped at the end."""
+    name = f"repl_{run_id}"
+    primary = mysql.dns(mysql.first)
+    port = mysql.port("mysql")
+    wait_rolled_out(kube, mysql.namespace, mysql.statefulset)
+    mysqldb.query(primary, port, root, f"CREATE DATABASE `{name}`")
+    mysqldb.query(primary, port, root, f"CREATE TABLE `{name}`.writes (n INT PRIMARY KEY)")
+    yield name
+    wait_until(lambda: mysqldb.query(primary, port, root, f"DROP DATABASE IF EXISTS `{name}`"), 300,
+               f"the primary to drop {name}", until=lambda _: True, ignore=DOWN)
+
+
+def ready_endpoints(namespace: str, service: str) -> set[str]:
+    """The addresses a Service routes to: its EndpointSlices' ready endpoints."""
+    slices = client.DiscoveryV1Api().list_namespaced_endpoint_slice(
+        namespace, label_selector=f"kubernetes.io/service-name={service}").items
+    return {address for piece in slices for endpoint in piece.endpoints or ()
+            if endpoint.conditions is None or endpoint.conditions.ready is not False
+            for address in endpoint.addresses}
+
+
+def probe_events(kube: Kube, namespace: str, pod: str, since: float) -> list[str]:
+    """Messages of the pod's readiness-probe failures recorded after ``since`` (epoch seconds)."""
+    events = kube.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={pod}").items
+    found = []
+    for event in events:
+        when = event.last_timestamp or event.event_time or event.first_timestamp
+        if when is not None and when.timestamp() >= since - 1 and "Readiness probe failed" in (event.message or ""):
+            found.append(str(event.message))
+    return found
+
+
+def test_a_replica_with_stopped_replication_leaves_mysql_read_and_returns(
+    kube: Kube, mysql: App, root: Login, database: str
+) -> None:
+    port = mysql.port("mysql")
+    ordinal = mysql.ordinals[-1]
+    name, host = mysql.pod(ordinal), mysql.dns(ordinal)
+    read = str(mysql.extra.get("read_service", "mysql-read"))
+    address = get_pod(kube, mysql.namespace, name).status.pod_ip
+    wait_until(lambda: ready_endpoints(mysql.namespace, read), 60, f"{name} ({address}) to be an endpoint of {read}",
+               until=lambda found: address in found)
+    stopped_at = time.time()
+    started = time.monotonic()
+    mysqldb.query(host, port, root, "STOP SLAVE")
+    try:
+        wait_until(lambda: ready_endpoints(mysql.namespace, read), LEAVES_READ_S,
+                   f"{name} ({address}) to leave {read} after STOP SLAVE", until=lambda found: address not in found,
+                   interval=0.2)
+        left = time.monotonic() - started
+        print(f"{name} left {read} {left:.1f} s after STOP SLAVE")
+        messages = wait_until(lambda: probe_events(kube, mysql.namespace, name, stopped_at), 15,
+                              f"a readiness-probe event on {name} saying why", interval=1)
+        print(f"{name} event: {messages[-1]}")
+        assert any("IO thread No" in text and "SQL thread No" in text for text in messages), messages
+    finally:
+        mysqldb.query(host, port, root, "START SLAVE")
+    restarted = time.monotonic()
+    wait_until(lambda: ready_endpoints(mysql.namespace, read), RETURNS_S,
+               f"{name} ({address}) to return to {read} after START SLAVE", until=lambda found: address in found,
+               interval=0.2)
+    print(f"{name} returned to {read} {time.monotonic() - restarted:.1f} s after START SLAVE")
+    status = mysqldb.replication_status(host, port, root)
+    assert mysqldb.replicating(status), mysqldb.replication_summary(status)
+
+
+# --- the clone port -----------------------------------------------------------------------------------
+
+#: The first bytes of an xbstream chunk (mariadb-backup --stream=xbstream).
+XBSTREAM_MAGIC = b"XBSTCK01"
+
+
+def _talk(address: str, port: int, answer: Any, *, want: int = 65536, timeout: float = 20.0) -> bytes:
+    """Connect, read the challenge line, send ``answer(nonce)`` (None: send nothing), return what follows."""
+    with socket.create_connection((address, port), timeout=timeout) as conn:
+        conn.settimeout(timeout)
+        received = b""
+        while b"\n" not in received:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+        line, _, rest = received.partition(b"\n")
+        words = line.decode("ascii", "replace").split()
+        assert words[:1] == ["CHALLENGE"], f"{address}:{port} greeted with {line!r}"
+        assert len(words) == 2, f"{address}:{port} greeted with {line!r}"
+        reply = answer(words[1])
+        if reply is not None:
+            conn.sendall(reply.encode() + b"\n")
+        data = rest
+        while len(data) < want:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return line + b"\n" + data
+
+
+def test_the_backup_port_gives_a_non_member_no_data(kube: Kube, mysql: App) -> None:
+    port = mysql.port("backup")
+    secret = mysqldb.secret_value(kube, mysql, "replication_password_key")
+    refused = []
+    for name in mysql.pods():
+        address = get_pod(kube, mysql.namespace, name).status.pod_ip
+        for what, answer in (("a wrong answer", lambda nonce: "0" * 64), ("no answer", lambda nonce: None)):
+            got = _talk(address, port, answer)
+            body = got.split(b"\n", 1)[1]
+            assert body == b"REFUSED\n", (
+                f"{name} ({address}:{port}) sent {len(body)} bytes after the challenge to {what}: {body[:80]!r}")
+            refused.append(f"{name}/{what}")
+    print(f"refused without data: {', '.join(refused)}")
+
+    def proof(nonce: str) -> str:
+        return hashlib.sha256(f"{nonce}\n{secret}".encode()).hexdigest()
+
+    primary = get_pod(kube, mysql.namespace, mysql.pod(mysql.first)).status.pod_ip
+    got = _talk(primary, port, proof, want=4096)
+    assert got.split(b"\n", 2)[1] == b"STREAM", f"the right answer was refused by {primary}:{port}: {got[:120]!r}"
+    assert XBSTREAM_MAGIC in got, f"the right answer got no backup stream from {primary}:{port}: {got[:120]!r}"
+
+
+# --- writes while the primary restarts ---------------------------------------------------------------
+
+
+@dataclass
+class Writer:
+    """Inserts numbered rows into the primary in a thread; remembers when each insert was acknowledged."""
+
+    host: str
+    port: int
+    login: Login
+    database: str
+    acked: list[tuple[int, float]] = field(default_factory=list)  # (n, monotonic time of the ack)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Writer:
+        """Start writing."""
+        self._thread = threading.Thread(target=self._run, name="mysql-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop writing."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        number = 0
+        conn: Any = None
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = pymysql.connect(host=self.host, port=self.port, user=self.login.user,
+                                           password=self.login.password, database=self.database,
+                                           connect_timeout=2, read_timeout=5, write_timeout=5, autocommit=True)
+                number += 1
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO writes (n) VALUES (%s)", (number,))
+                self.acked.append((number, time.monotonic()))
+            except pymysql.err.MySQLError:
+                conn = None
+                self._stop.wait(0.1)
+            self._stop.wait(0.02)
+
+    def longest_gap(self) -> tuple[float, int]:
+        """The longest time between two acknowledged writes, and the first write after it."""
+        gap, after = 0.0, 0
+        for (_, before), (n, at) in zip(self.acked, self.acked[1:], strict=False):
+            if at - before > gap:
+                gap, after = at - before, n
+        return gap, after
+
+
+def _max_row(host: str, port: int, login: Login, database: str) -> int:
+    ((most,),) = mysqldb.query(host, port, login, f"SELECT COALESCE(MAX(n), 0) FROM `{database}`.writes")
+    return int(most)
+
+
+def _rows(host: str, port: int, login: Login, database: str) -> set[int]:
+    return {int(n) for (n,) in mysqldb.query(host, port, login, f"SELECT n FROM `{database}`.writes")}
+
+
+def test_writes_during_a_primary_restart_are_on_every_member_and_replicas_catch_up_at_once(
+    kube: Kube, mysql: App, root: Login, database: str
+) -> None:
+    port = mysql.port("mysql")
+    primary_pod, primary = mysql.pod(mysql.first), mysql.dns(mysql.first)
+    replicas = {mysql.pod(i): mysql.dns(i) for i in mysql.ordinals[1:]}
+    wait_rolled_out(kube, mysql.namespace, mysql.statefulset)
+    old_uid = pod_uids(kube, mysql.namespace, [primary_pod])[primary_pod]
+    caught_up: dict[str, float] = {}
+    with Writer(primary, port, root, database) as writer:
+        wait_until(lambda: len(writer.acked), 30, "the writer's first 20 writes", until=lambda n: n >= 20)
+        deleted = time.monotonic()
+        delete_pods(kube, mysql.namespace, [primary_pod])
+        wait_ready(kube, mysql.namespace, [primary_pod], not_uids={primary_pod: old_uid})
+        ready = time.monotonic()
+
+        def resumed() -> int:
+            gap, after = writer.longest_gap()
+            return after if gap > 1.0 and writer.acked[-1][0] > after else 0
+
+        first_after = wait_until(resumed, 120, "the writer to resume after the outage", interval=0.1)
+        accepted = next(at for n, at in writer.acked if n == first_after)
+        pending = dict(replicas)
+
+        def catch_up() -> dict[str, str]:
+            for name, host in list(pending.items()):
+                try:
+                    if _max_row(host, port, root, database) >= first_after:
+                        caught_up[name] = time.monotonic()
+                        del pending[name]
+                except (*DOWN, pymysql.err.ProgrammingError):
+                    pass
+            return pending
+
+        wait_until(catch_up, REPLICATION_S, f"every replica to have write {first_after}", until=lambda p: not p,
+                   interval=0.1)
+        wait_until(lambda: len(writer.acked), 30, "20 more writes", until=lambda n: n >= first_after + 20)
+    gap, _ = writer.longest_gap()
+    acked = {n for n, _ in writer.acked}
+    print(f"primary deleted: new pod Ready after {ready - deleted:.1f} s; write outage {gap:.1f} s; writes "
+          f"accepted again {accepted - ready:+.1f} s from Ready; {len(acked)} writes acknowledged")
+    for name, at in sorted(caught_up.items()):
+        print(f"  {name} had the first write after the outage {at - accepted:.1f} s after the primary accepted it "
+              f"({at - ready:+.1f} s from the primary's Ready)")
+    for name, host in {primary_pod: primary, **replicas}.items():
+        def missing(host: str = host) -> set[int]:
+            return acked - _rows(host, port, root, database)
+
+        lost = wait_until(missing, REPLICATION_S, f"{name} to have every acknowledged write",
+                          until=lambda m: not m, ignore=DOWN)
+        assert not lost, f"{name} lacks acknowledged writes {sorted(lost)[:20]}"
+    for name, host in replicas.items():
+        status = mysqldb.replication_status(host, port, root)
+        assert mysqldb.replicating(status), f"{name}: {mysqldb.replication_summary(status)}"
