@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from localcluster import images, oci
-from localcluster.images import Account, File, Recipe
+from localcluster.images import builder, catalog, debian, oci
+from localcluster.images import recipe as recipe_spec
+from localcluster.images.recipe import Account, File, Recipe
 from localcluster.progress import StepError
 
 BASE = Recipe(name="stateful.local/demo:1", packages=("bash", "coreutils"), script="true",
@@ -77,9 +78,9 @@ def test_a_relative_path_in_a_recipe_is_rejected() -> None:
 
 
 def test_every_image_has_its_own_short_name_and_a_tag() -> None:
-    shorts = [recipe.short for recipe in images.RECIPES]
-    assert len(set(shorts)) == len(shorts) == len(images.IMAGES)
-    assert all(name.startswith(f"{images.REGISTRY}/") and ":" in name for name in images.IMAGES)
+    shorts = [recipe.short for recipe in catalog.RECIPES]
+    assert len(set(shorts)) == len(shorts) == len(catalog.IMAGES)
+    assert all(name.startswith(f"{recipe_spec.REGISTRY}/") and ":" in name for name in catalog.IMAGES)
 
 
 def test_manifest_and_config_digests_match_the_blobs_in_the_archive(tmp_path: Path) -> None:
@@ -131,7 +132,7 @@ def test_the_config_carries_user_path_entrypoint_cmd_and_workdir() -> None:
     config = json.loads(oci.config_json(recipe.image_config(), ["sha256:00"]))["config"]
     assert config["User"] == "101:101"
     assert config["WorkingDir"] == "/w"
-    assert config["Env"] == [images.PATH_ENV, "A=b"]
+    assert config["Env"] == [recipe_spec.PATH_ENV, "A=b"]
     assert (config["Entrypoint"], config["Cmd"]) == (["/e"], ["bash"])
 
 
@@ -149,49 +150,49 @@ def test_host_sources_keep_only_the_release_entries_renamed_to_the_image_suite()
               "Suites: trixie-security\nComponents: main\n")
     one_line = ("deb [signed-by=/k.gpg] https://vendor.example/apt trixie-vendor main\n"
                 "deb http://mirror.example/debian trixie main  # duplicate\n")
-    found = images.debian_sources([("debian.sources", deb822), ("vendor.list", one_line)], "trixie", "bookworm")
+    found = debian.debian_sources([("debian.sources", deb822), ("vendor.list", one_line)], "trixie", "bookworm")
     assert found == ["deb http://mirror.example/debian bookworm main",
                      "deb http://mirror.example/debian bookworm-updates main",
                      "deb http://mirror.example/debian-security bookworm-security main"]
 
 
 def test_accounts_get_fixed_ids_before_any_package_is_installed() -> None:
-    script = images.accounts_script([Account(name="mysql", uid=999)])
+    script = debian.accounts_script([Account(name="mysql", uid=999)])
     assert "mysql:x:999:999::/nonexistent:/usr/sbin/nologin" in script
     assert "mysql:x:999:" in script
     assert "already taken" in script
-    argv = images.mmdebstrap_argv(images.MARIADB, work=Path("/w"), out=Path("/o.tar"), sources=["deb u s main"])
+    argv = debian.mmdebstrap_argv(catalog.MARIADB, work=Path("/w"), out=Path("/o.tar"), sources=["deb u s main"])
     assert any(arg.startswith("--essential-hook=") for arg in argv)
 
 
 def test_a_cached_archive_is_returned_without_building(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STATEFUL_CACHE", str(tmp_path))
-    archive = images.archive_path(images.TOOLBOX)
+    archive = builder.archive_path(catalog.TOOLBOX)
     archive.parent.mkdir(parents=True)
     archive.write_bytes(b"")
     archive.with_name(archive.name.removesuffix(".tar") + ".json").write_text('{"digest": "sha256:ab"}')
 
-    def no_build(recipe: Recipe) -> images.ImageArchive:
+    def no_build(recipe: Recipe) -> builder.ImageArchive:
         raise AssertionError(f"rebuilt {recipe.name}")
 
-    monkeypatch.setattr(images, "build_one", no_build)
-    assert images.build_images(["toolbox"]) == [
-        images.ImageArchive(name=images.TOOLBOX.name, path=archive, digest="sha256:ab")]
+    monkeypatch.setattr(builder, "build_one", no_build)
+    assert builder.build_images(["toolbox"]) == [
+        builder.ImageArchive(name=catalog.TOOLBOX.name, path=archive, digest="sha256:ab")]
 
 
 def test_an_unknown_image_name_is_rejected() -> None:
     with pytest.raises(StepError, match="unknown image"):
-        images.select(["redis"])
+        catalog.select(["redis"])
 
 
 def test_run_is_emptied_before_the_recipe_dirs_are_created() -> None:
-    script = images.customize_script(images.MARIADB, Path("/overlay"))
-    assert "--skip=cleanup/run" in images.MMDEBSTRAP_OPTIONS
+    script = debian.customize_script(catalog.MARIADB, Path("/overlay"))
+    assert "--skip=cleanup/run" in recipe_spec.MMDEBSTRAP_OPTIONS
     assert script.index('find "$root/run"') < script.index("run/mysqld")
 
 
 def test_the_pause_image_key_ignores_the_debian_build_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = (images.PAUSE.key, images.NGINX.key)
-    monkeypatch.setattr(images, "MMDEBSTRAP_OPTIONS", (*images.MMDEBSTRAP_OPTIONS, "--verbose"))
-    assert images.PAUSE.key == before[0]
-    assert images.NGINX.key != before[1]
+    before = (catalog.PAUSE.key, catalog.NGINX.key)
+    monkeypatch.setattr(recipe_spec, "MMDEBSTRAP_OPTIONS", (*recipe_spec.MMDEBSTRAP_OPTIONS, "--verbose"))
+    assert catalog.PAUSE.key == before[0]
+    assert catalog.NGINX.key != before[1]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from localcluster.cluster.spec.components import binary
 from localcluster.cluster.spec.layout import Layout, Node
-from localcluster.images import ImageArchive
+from localcluster.images.builder import ImageArchive
 from localcluster.progress import capture, run
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import concurrent.futures
 
-from localcluster import images
 from localcluster.cluster.host import node_images
 from localcluster.cluster.runner import Context, Step
 from localcluster.cluster.spec import render
+from localcluster.images import builder
 from localcluster.progress import fail, say
 
 
@@ -18,7 +18,7 @@ class NodeImages(Step):
 
     def up(self, ctx: Context) -> None:
         """Import the image set, sandbox image included, into every node."""
-        archives = images.build_images()
+        archives = builder.build_images()
         if render.PAUSE_IMAGE not in {a.name for a in archives}:
             fail(f"the image set lacks the sandbox image {render.PAUSE_IMAGE}")
         nodes = ctx.layout.nodes
