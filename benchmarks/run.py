@@ -31,64 +31,156 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import statistics
 import sys
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from localcluster import env
+from localcluster import env, paths
+from policy import install
 
+from . import setup
 from .cluster import bench_cluster
-from .kube import connect_kube, delete_namespace
+from .deploy import DeployBench
+from .kube import Kube, connect_kube, delete_namespace
 from .mysql import bench_mysql
 from .report import Report
 from .resolver import under_cluster_resolver
+from .sides import APPS
 from .stack import STACK, bench_preview, stack_outputs
 from .statefulsets import bench_statefulsets
 from .zookeeper import bench_zookeeper
 
+#: The groups, in the order they run (``BENCH_GROUPS`` picks some of them).
+GROUPS = ("cluster", "preview", "zookeeper", "mysql", "statefulsets", "deploy", "setup")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment asks of this run, parsed once."""
+
+    rounds: int
+    groups: tuple[str, ...]
+    apps: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """``BENCH_ROUNDS`` (a positive integer, default 3), ``BENCH_GROUPS`` and ``BENCH_APPS`` (comma-separated).
+
+        ``BENCH_APPS`` picks the apps the deploy group deploys (default all three; fewer for a quick run).
+        """
+        raw = environ.get("BENCH_ROUNDS", str(DEFAULT_ROUNDS))
+        if not raw.isdigit() or int(raw) < 1:
+            raise SystemExit(f"BENCH_ROUNDS must be a positive integer, got {raw!r}")
+        groups = tuple(g.strip() for g in environ.get("BENCH_GROUPS", ",".join(GROUPS)).split(",") if g.strip())
+        unknown = sorted(set(groups) - set(GROUPS))
+        if unknown:
+            raise SystemExit(f"BENCH_GROUPS: unknown group(s) {', '.join(unknown)}; allowed: {', '.join(GROUPS)}")
+        apps = tuple(a.strip() for a in environ.get("BENCH_APPS", ",".join(APPS)).split(",") if a.strip())
+        if not apps or set(apps) - set(APPS):
+            unknown = sorted(set(apps) - set(APPS))
+            raise SystemExit(f"BENCH_APPS: unknown app(s) {', '.join(unknown) or '(none given)'}; "
+                             f"allowed: {', '.join(APPS)}")
+        return cls(rounds=int(raw), groups=groups, apps=apps)
+
+
+#: Rounds of each side in the deploy group, and samples elsewhere, unless ``BENCH_ROUNDS`` says otherwise.
+DEFAULT_ROUNDS = 3
+
+
+def out_dir() -> Path:
+    """A folder of this run's files under the local cluster's state dir (outside the repository)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = paths.state_root() / "bench" / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def stack_groups(report: Report, kube: Kube, wanted: set[str], rounds: int) -> str:
+    """The groups on the deployed ``local`` stack and the StatefulSet mechanics; returns the cluster domain."""
+    outputs: dict[str, Any] = {}
+    report.run("stack outputs", 30, lambda: outputs.update(stack_outputs()))
+    if "preview" in wanted:
+        report.run("pulumi", 120, functools.partial(bench_preview, report))
+    domain = str(outputs.get("cluster_domain", "cluster.local"))
+    zookeeper, mysql = outputs.get("zookeeper"), outputs.get("mysql")
+    if "zookeeper" in wanted:
+        if zookeeper:
+            report.run("zookeeper", 90, functools.partial(bench_zookeeper, report, kube, zookeeper, domain),
+                       attempts=2)
+        else:
+            report.fail("zookeeper", f"stack {STACK} exports no zookeeper output")
+    if "mysql" in wanted:
+        if mysql:
+            report.run("mysql", 90, functools.partial(bench_mysql, report, kube, mysql, domain), attempts=2)
+        else:
+            report.fail("mysql", f"stack {STACK} exports no mysql output")
+
+    if "statefulsets" in wanted:
+        namespace = f"bench-{uuid.uuid4().hex[:8]}"
+
+        def teardown() -> None:
+            seconds = delete_namespace(kube, namespace, timeout=120.0)
+            report.add("sts: namespace deleted, with its volumes", [seconds], goal=60.0)
+
+        try:
+            report.run(f"statefulsets in {namespace}", 180,
+                       functools.partial(bench_statefulsets, report, kube, namespace, domain, rounds))
+        finally:
+            report.run(f"delete namespace {namespace}", 150, teardown)
+    return domain
+
 
 def main() -> int:
-    """Run every group, print the table; 1 if a measurement failed, else 0."""
+    """Run the groups, print the table and the goals, write the JSON; 1 if a measurement failed, else 0."""
+    settings = Settings.from_env(os.environ)
     env.apply()
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # its reconnect chatter; failures raise anyway
     report = Report()
+    folder = out_dir()
+    report.log(f"rounds {settings.rounds}, groups {', '.join(settings.groups)}, apps {', '.join(settings.apps)}; "
+               f"files in {folder}")
     if not under_cluster_resolver():
         report.log("WARNING: not run through localcluster.incluster: cluster DNS names will not resolve")
     kube = connect_kube()
+    wanted = set(settings.groups)
 
-    report.run("cluster", 120, functools.partial(bench_cluster, report, kube))
+    if "cluster" in wanted:
+        report.run("cluster", 120, functools.partial(bench_cluster, report, kube))
 
-    outputs: dict[str, Any] = {}
-    report.run("stack outputs", 30, lambda: outputs.update(stack_outputs()))
-    report.run("pulumi", 120, functools.partial(bench_preview, report))
-    domain = str(outputs.get("cluster_domain", "cluster.local"))
-    zookeeper, mysql = outputs.get("zookeeper"), outputs.get("mysql")
-    if zookeeper:
-        report.run("zookeeper", 90, functools.partial(bench_zookeeper, report, kube, zookeeper, domain), attempts=2)
-    else:
-        report.fail("zookeeper", f"stack {STACK} exports no zookeeper output")
-    if mysql:
-        report.run("mysql", 90, functools.partial(bench_mysql, report, kube, mysql, domain), attempts=2)
-    else:
-        report.fail("mysql", f"stack {STACK} exports no mysql output")
+    domain = stack_groups(report, kube, wanted, settings.rounds)
 
-    namespace = f"bench-{uuid.uuid4().hex[:8]}"
-
-    def teardown() -> None:
-        seconds = delete_namespace(kube, namespace, timeout=120.0)
-        report.add("sts: namespace deleted, with its volumes", [seconds], goal=60.0)
-
-    try:
-        report.run(f"statefulsets in {namespace}", 180,
-                   functools.partial(bench_statefulsets, report, kube, namespace, domain))
-    finally:
-        report.run(f"delete namespace {namespace}", 150, teardown)
+    deploy_s: float | None = None
+    if "deploy" in wanted:
+        install.ensure()  # the policy pack's virtualenv, which every `pulumi up` here runs
+        bench = DeployBench(report=report, kube=kube, run_id=uuid.uuid4().hex[:6], out_dir=folder,
+                            rounds=settings.rounds, domain=domain, apps=settings.apps)
+        report.run("deploy from empty, ours vs the peer", 420 * settings.rounds + 1500, bench.run)
+        if bench.ours_rounds:
+            deploy_s = statistics.median(r.seconds for r in bench.ours_rounds)
+    if "setup" in wanted:
+        report.run("cold setup", 60, functools.partial(setup.measure, report, deploy_s))
 
     total = time.monotonic() - report.began
+    json_path = folder / "bench.json"
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    report.write_json(json_path, date=date, rounds=settings.rounds, groups=list(settings.groups),
+                      total_s=round(total, 1))
     print()
+    print(f"{date}, rounds {settings.rounds}")
     print(report.table())
+    print("\ngoals:")
+    print("\n".join(f"  {line}" for line in report.goals()))
     print(f"\ntotal {total:.1f} s" + ("; some measurements FAILED" if report.failed else ""))
+    print(f"JSON: {json_path}")
+    png = report.data.get("files", {}).get("timeline_png")
+    print(f"PNG:  {png}" if png else "PNG:  not written (the deploy group did not complete)")
     return 1 if report.failed else 0
 
 

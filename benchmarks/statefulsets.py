@@ -147,7 +147,7 @@ def remove_set(kube: Kube, namespace: str, name: str, timeout: float) -> None:
     wait_for(gone, timeout, f"pods of {name} gone", interval=0.2)
 
 
-def bench_statefulsets(report: Report, kube: Kube, namespace: str, domain: str) -> None:
+def bench_statefulsets(report: Report, kube: Kube, namespace: str, domain: str, rounds: int = START_ROUNDS) -> None:
     """OrderedReady and Parallel start of 3 pods (alternating rounds), and pod recreation with DNS following.
 
     Each set is removed before the next starts, so every start has the cluster to itself (exec
@@ -160,7 +160,7 @@ def bench_statefulsets(report: Report, kube: Kube, namespace: str, domain: str) 
     ordered: list[dict[str, float]] = []
     parallel: list[dict[str, float]] = []
     recreated: list[Recreated] = []
-    for round_ in range(1, START_ROUNDS + 1):
+    for round_ in range(1, rounds + 1):
         name = f"ord-{round_}"
         ordered.append(start_set(kube, namespace, name, "OrderedReady", replicas=replicas, timeout=90.0))
         report.log(f"round {round_}: OrderedReady {ready_order(ordered[-1])}")

@@ -1,0 +1,276 @@
+"""Failover on the scratch stack: ZooKeeper's leader pod deleted, MySQL's primary pod deleted; N rounds each.
+
+Only the apps' public behaviour is used: names and ports from the stack outputs, ZooKeeper's ``srvr``
+four-letter word and client port, MySQL's SQL port with the root login the stack was given.
+
+- ZooKeeper: a client writes a znode every 50 ms through the client Service; the leader's pod is
+  deleted; the election time runs from the delete call until another member reports ``leader``, the
+  write gap is the longest stretch without an acknowledged write.
+- MySQL: a client inserts a row every 50 ms on the primary's stable DNS name, reconnecting after
+  errors; the primary's pod is deleted; the write outage is the longest stretch without an
+  acknowledged insert, the replica catch-up runs from the first insert acknowledged after the outage
+  until every replica has it.
+
+Each round waits until the set has settled again (every pod Ready, one leader) before the next.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymysql
+from kazoo.client import KazooClient
+
+from .kube import Kube, is_ready, read_pod
+from .report import Report, fmt
+from .sides import Ours
+from .waits import wait_for
+
+#: The client's pace: one write every this many seconds.
+PACE_S = 0.05
+
+
+def srvr_mode(host: str, port: int) -> str:
+    """A ZooKeeper member's ``Mode`` from ``srvr``, or ``down``."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0) as sock:
+            sock.settimeout(1.0)
+            sock.sendall(b"srvr")
+            answer = b"".join(iter(lambda: sock.recv(4096), b"")).decode("utf-8", errors="replace")
+    except OSError:
+        return "down"
+    return next((line.split(":", 1)[1].strip() for line in answer.splitlines() if line.startswith("Mode:")), "down")
+
+
+@dataclass
+class Pacer:
+    """Runs ``write(n)`` every ``PACE_S`` in a thread; remembers when each write was acknowledged."""
+
+    write: Callable[[int], None]
+    acked: list[tuple[float, int]] = field(default_factory=list)
+    errors: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    started: float = 0.0
+
+    def __enter__(self) -> Pacer:
+        """Start writing."""
+        self.started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="bench-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop writing."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        for n in itertools.count(1):
+            if self._stop.is_set():
+                return
+            try:
+                self.write(n)
+            except Exception:  # an outage sample; the writer reconnects itself
+                self.errors += 1
+            else:
+                self.acked.append((time.monotonic(), n))
+            self._stop.wait(PACE_S)
+
+    def count(self) -> int:
+        """Acknowledged writes so far."""
+        return len(self.acked)
+
+    def more(self, count: int, timeout: float, what: str) -> None:
+        """Wait for ``count`` further acknowledged writes."""
+        target = self.count() + count
+        wait_for(lambda: True if self.count() >= target else None, timeout, f"{count} more writes {what}",
+                 interval=0.05)
+
+    def longest_gap(self, after: float) -> tuple[float, int]:
+        """(seconds, number of the first write after it) of the longest gap between acks at or after ``after``."""
+        acked = [(t, n) for t, n in self.acked if t >= after - 5.0]
+        gaps = [(b[0] - a[0], b[1]) for a, b in itertools.pairwise(acked)]
+        return max(gaps, default=(0.0, 0))
+
+
+def wait_pod_back(kube: Kube, namespace: str, pod: str, old_uid: str, timeout: float) -> None:
+    """Wait until ``pod`` exists again with a new uid and is Ready."""
+    def back() -> bool | None:
+        new = read_pod(kube, namespace, pod)
+        return True if new is not None and str(new.metadata.uid) != old_uid and is_ready(new) else None
+
+    wait_for(back, timeout, f"{namespace}/{pod} back and Ready", interval=0.2)
+
+
+def delete_pod(kube: Kube, namespace: str, pod: str) -> str:
+    """Delete ``pod``; return its uid."""
+    uid = str(read_pod(kube, namespace, pod).metadata.uid)
+    kube.core.delete_namespaced_pod(pod, namespace, _request_timeout=10)
+    return uid
+
+
+# --- ZooKeeper -----------------------------------------------------------------------------------
+
+
+def zookeeper_round(kube: Kube, app: dict[str, Any], domain: str) -> tuple[float, float]:
+    """Delete the leader's pod once; return (election seconds, longest write gap)."""
+    namespace, port = str(app["namespace"]), int(app["ports"]["client"])
+    members = [str(m) for m in app["pod_dns"]]
+    roles = wait_for(lambda: (r if list((r := {m: srvr_mode(m, port) for m in members}).values()).count("leader") == 1
+                              else None), 60.0, "one ZooKeeper leader", interval=0.3)
+    leader = next(m for m, role in roles.items() if role == "leader")
+    others = [m for m in members if m != leader]
+    client_service = next((f"{name}.{namespace}.svc.{domain}" for name, ports in app["services"].items()
+                           if name != app["headless_service"] and "client" in ports), None)
+    hosts = [client_service] if client_service else members
+    zk = KazooClient(hosts=",".join(f"{h}:{port}" for h in hosts), timeout=4.0,
+                     connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 1.0})
+    zk.start(timeout=30)
+    base = f"/bench-failover-{uuid.uuid4().hex[:8]}"
+    try:
+        zk.ensure_path(base)
+        with Pacer(lambda n: zk.create_async(f"{base}/w-{n:08d}", b"").get(timeout=5.0)) as pacer:
+            pacer.more(10, 30.0, "before the delete")
+            pod = leader.split(".", 1)[0]
+            began = time.monotonic()
+            uid = delete_pod(kube, namespace, pod)
+            wait_for(lambda: True if any(srvr_mode(m, port) == "leader" for m in others) else None, 90.0,
+                     "a new ZooKeeper leader", interval=0.05)
+            election = time.monotonic() - began
+            pacer.more(20, 90.0, "after the election")
+            gap, _ = pacer.longest_gap(began)
+        wait_pod_back(kube, namespace, pod, uid, 120.0)
+        whole = ["follower"] * (len(members) - 1) + ["leader"]
+        wait_for(lambda: True if sorted(srvr_mode(m, port) for m in members) == whole else None, 90.0,
+                 "the ensemble whole again (one leader, every other member a follower)", interval=0.3)
+    finally:
+        try:
+            zk.delete(base, recursive=True)
+        finally:
+            zk.stop()
+            zk.close()
+    return election, gap
+
+
+# --- MySQL ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Inserter:
+    """Inserts rows on one host, reconnecting after an error."""
+
+    host: str
+    port: int
+    password: str
+    table: str
+    conn: Any = None
+
+    def __call__(self, n: int) -> None:
+        """Insert row ``n``."""
+        try:
+            if self.conn is None:
+                self.conn = connect(self.host, self.port, self.password)
+            with self.conn.cursor() as cur:
+                cur.execute(f"INSERT INTO {self.table} (id) VALUES (%s)", (n,))
+        except Exception:
+            if self.conn is not None:
+                try:
+                    self.conn.close()
+                finally:
+                    self.conn = None
+            raise
+
+
+def connect(host: str, port: int, password: str) -> Any:
+    """An autocommit root connection with short timeouts."""
+    return pymysql.connect(host=host, port=port, user="root", password=password, connect_timeout=2,
+                           read_timeout=3, write_timeout=3, autocommit=True)
+
+
+def has_row(host: str, port: int, password: str, table: str, n: int) -> bool | None:
+    """Whether ``host`` has row ``n`` (None if not, or if it cannot be asked yet)."""
+    try:
+        conn = connect(host, port, password)
+    except pymysql.err.Error:
+        return None
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT 1 FROM {table} WHERE id = %s", (n,))
+            return True if cur.fetchall() else None
+    except pymysql.err.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def mysql_round(kube: Kube, app: dict[str, Any], password: str, table: str) -> tuple[float, float]:
+    """Delete the primary's pod once; return (longest write outage, slowest replica catch-up)."""
+    namespace, port = str(app["namespace"]), int(app["ports"]["mysql"])
+    members = [str(m) for m in app["pod_dns"]]
+    primary = str(app.get("primary_dns") or members[0])
+    replicas = [m for m in members if m != primary]
+    inserter = Inserter(primary, port, password, table)
+    with Pacer(inserter) as pacer:
+        pacer.more(10, 30.0, "before the delete")
+        pod = primary.split(".", 1)[0]
+        began = time.monotonic()
+        uid = delete_pod(kube, namespace, pod)
+        wait_pod_back(kube, namespace, pod, uid, 180.0)
+        pacer.more(20, 120.0, "after the primary is back")
+        outage, first_after = pacer.longest_gap(began)
+    acked_at = {n: t for t, n in pacer.acked}[first_after]
+    catch_up = 0.0
+    for host in replicas:
+        wait_for(lambda h=host: has_row(h, port, password, table, first_after), 180.0,  # type: ignore[misc]
+                 f"row {first_after} on {host.split('.', 1)[0]}", interval=0.1)
+        catch_up = max(catch_up, time.monotonic() - acked_at)
+    if inserter.conn is not None:
+        inserter.conn.close()
+    return outage, catch_up
+
+
+def measure(report: Report, kube: Kube, ours: Ours, domain: str, rounds: int) -> None:
+    """ZooKeeper and MySQL failover drills, ``rounds`` each, on the deployed scratch stack."""
+    outputs = ours.scratch.outputs()
+    zk_app, db_app = dict(outputs["zookeeper"]), dict(outputs["mysql"])
+    elections: list[float] = []
+    gaps: list[float] = []
+    for i in range(rounds):
+        election, gap = zookeeper_round(kube, zk_app, domain)
+        report.log(f"zookeeper failover {i + 1}: election {fmt(election, 's')}, write gap {fmt(gap, 's')}")
+        elections.append(election)
+        gaps.append(gap)
+    report.add("zookeeper: leader pod deleted -> new leader", elections, goal=10.0)
+    report.add("zookeeper: leader pod deleted, longest write gap", gaps, goal=10.0)
+
+    password = ours.scratch.passwords["mysqlRootPassword"]
+    primary = str(db_app.get("primary_dns") or db_app["pod_dns"][0])
+    db = f"bench_{uuid.uuid4().hex[:10]}"
+    table = f"`{db}`.`t`"
+    setup = connect(primary, int(db_app["ports"]["mysql"]), password)
+    try:
+        with setup.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{db}`")
+            cur.execute(f"CREATE TABLE {table} (id INT PRIMARY KEY)")
+    finally:
+        setup.close()
+    outages: list[float] = []
+    catch_ups: list[float] = []
+    for i in range(rounds):
+        outage, catch_up = mysql_round(kube, db_app, password, table)
+        report.log(f"mysql failover {i + 1}: write outage {fmt(outage, 's')}, replica catch-up {fmt(catch_up, 's')}")
+        outages.append(outage)
+        catch_ups.append(catch_up)
+    report.add("mysql: primary pod deleted, write outage", outages, goal=30.0)
+    report.add("mysql: replica catch-up after the outage", catch_ups, goal=10.0,
+               detail="first insert after the outage -> on every replica")
+

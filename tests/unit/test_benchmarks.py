@@ -1,0 +1,71 @@
+"""The benchmark's pure parts: floors from pod timelines, the peer's objects, the engine's segments, settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.engine import EventClock, biggest_costs
+from benchmarks.podwatch import PodTimes, floor_of, rollout_floor
+from benchmarks.run import Settings
+from benchmarks.sides import kubernetes_objects, renamed, unwrap_secrets
+
+
+def pod(name: str, owner: str, scheduled: float, ready: float, namespace: str = "ns") -> PodTimes:
+    return PodTimes(namespace=namespace, name=name, uid=name, owner=owner, created=scheduled - 0.1,
+                    scheduled=scheduled, started=scheduled + 0.5, ready=ready)
+
+
+def test_an_ordered_ready_floor_is_the_sum_and_a_parallel_floor_the_slowest_pod() -> None:
+    pods = [pod("db-0", "db", 0.0, 10.0), pod("db-1", "db", 10.0, 18.0),
+            pod("zk-0", "zk", 0.0, 7.0), pod("zk-1", "zk", 0.0, 9.0)]
+    floor, floors = floor_of(pods, {("ns", "db"): "OrderedReady", ("ns", "zk"): "Parallel"})
+    assert floors == {"ns/db": 18.0, "ns/zk": 9.0}
+    assert floor == 18.0
+
+
+def test_a_floor_without_pods_of_a_statefulset_is_refused() -> None:
+    with pytest.raises(ValueError, match="no pods seen for ns/web"):
+        floor_of([pod("db-0", "db", 0.0, 1.0)], {("ns", "db"): "Parallel", ("ns", "web"): "Parallel"})
+
+
+def test_a_rollout_floor_adds_the_new_pods() -> None:
+    assert rollout_floor([pod("a-1", "a", 0.0, 2.0), pod("a-0", "a", 5.0, 8.0)]) == 5.0
+
+
+def test_the_peer_gets_the_state_objects_with_secrets_revealed_namespaces_first_and_renamed() -> None:
+    deployment = {"resources": [
+        {"type": "pulumi:providers:kubernetes", "inputs": {"kubeconfig": "x"}},
+        {"type": "kubernetes:core/v1:Secret", "inputs": {
+            "kind": "Secret", "metadata": {"name": "s", "namespace": "bo1-mysql"},
+            "data": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                     "plaintext": '{"root-password": "cw=="}'}}},
+        {"type": "kubernetes:core/v1:Namespace", "inputs": {"kind": "Namespace", "metadata": {"name": "bo1-mysql"}}},
+    ]}
+    objects = renamed(kubernetes_objects(deployment), {"bo1-mysql": "bp1-mysql"})
+    assert [o["kind"] for o in objects] == ["Namespace", "Secret"]
+    assert objects[0]["metadata"]["name"] == "bp1-mysql"
+    assert objects[1]["data"] == {"root-password": "cw=="}
+    assert unwrap_secrets([1, {"a": "b"}]) == [1, {"a": "b"}]
+
+
+def test_the_engine_segments_add_up_to_the_call_and_the_longest_step_is_named() -> None:
+    stack = "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s"
+    sts = "urn:pulumi:s::p::stateful:infra:StatefulService$kubernetes:apps/v1:StatefulSet::mysql"
+    cm = "urn:pulumi:s::p::kubernetes:core/v1:ConfigMap::cfg"
+    clock = EventClock(began=100.0, prelude=102.0, summary=131.0, returned=131.5,
+                       pre={stack: 104.0, cm: 105.0, sts: 105.5}, outputs={cm: 105.2, sts: 130.0, stack: 130.5})
+    segments = clock.segments()
+    assert segments["engine start (CLI, backend, plugins)"] == 2.0
+    assert segments["graph (resource steps, awaits)"] == 25.0
+    assert sum(segments.values()) == pytest.approx(31.5)
+    top = biggest_costs([clock])
+    assert top[0].name == "step StatefulSet mysql"
+    assert top[0].parallel
+
+
+def test_bench_rounds_must_be_a_positive_integer_and_groups_known() -> None:
+    assert Settings.from_env({"BENCH_ROUNDS": "1", "BENCH_GROUPS": "deploy, setup"}).groups == ("deploy", "setup")
+    with pytest.raises(SystemExit, match="BENCH_ROUNDS must be a positive integer"):
+        Settings.from_env({"BENCH_ROUNDS": "0"})
+    with pytest.raises(SystemExit, match="allowed: cluster"):
+        Settings.from_env({"BENCH_GROUPS": "deploys"})
