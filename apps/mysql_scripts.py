@@ -667,7 +667,8 @@ _BACKUP_POSITION = {
 _SERVE = {
     MySQLFlavor.MARIADB: (
         "serve backups to members that answer the challenge on port $BACKUP_PORT",
-        'socat TCP-LISTEN:"$BACKUP_PORT",reuseaddr,fork EXEC:"bash @SCRIPTS_DIR@/backup.sh" &',
+        # nofork: the script runs on the connection itself, so nothing it wrote is lost when it exits.
+        'socat TCP-LISTEN:"$BACKUP_PORT",reuseaddr,fork EXEC:"bash @SCRIPTS_DIR@/backup.sh",nofork &',
     ),
     MySQLFlavor.MYSQL: ("idle (the clone plugin serves new replicas through the server itself)", "sleep infinity &"),
 }

@@ -25,7 +25,7 @@ import pytest
 from kubernetes import client
 
 from . import mysqldb
-from .kube import Kube, delete_pods, get_pod, pod_uids, wait_ready, wait_rolled_out
+from .kube import Kube, delete_pods, get_pod, is_ready, pod_uids, wait_rolled_out
 from .mysqldb import Login
 from .stack import App
 from .waits import wait_until
@@ -240,35 +240,45 @@ def test_writes_during_a_primary_restart_are_on_every_member_and_replicas_catch_
     replicas = {mysql.pod(i): mysql.dns(i) for i in mysql.ordinals[1:]}
     wait_rolled_out(kube, mysql.namespace, mysql.statefulset)
     old_uid = pod_uids(kube, mysql.namespace, [primary_pod])[primary_pod]
+    # Watched together, every 0.1 s from the deletion on: the new primary's readiness, the first write
+    # it acknowledged after the outage, and when each replica had that write.
+    ready = accepted = 0.0
+    first_after = 0
     caught_up: dict[str, float] = {}
+
+    def observe() -> bool:
+        nonlocal ready, accepted, first_after
+        now = time.monotonic()
+        if not ready:
+            pod = get_pod(kube, mysql.namespace, primary_pod)
+            if pod is not None and pod.metadata.uid != old_uid and is_ready(pod):
+                ready = now
+        if not first_after:
+            gap, after = writer.longest_gap()
+            if gap > 1.0 and writer.acked[-1][0] > after:
+                first_after = after
+                accepted = next(at for n, at in writer.acked if n == after)
+        for name, host in replicas.items():
+            if first_after and name not in caught_up:
+                try:
+                    if _max_row(host, port, root, database) >= first_after:
+                        caught_up[name] = now
+                except (*DOWN, pymysql.err.ProgrammingError):
+                    pass
+        return bool(ready) and len(caught_up) == len(replicas)
+
     with Writer(primary, port, root, database) as writer:
         wait_until(lambda: len(writer.acked), 30, "the writer's first 20 writes", until=lambda n: n >= 20)
         deleted = time.monotonic()
         delete_pods(kube, mysql.namespace, [primary_pod])
-        wait_ready(kube, mysql.namespace, [primary_pod], not_uids={primary_pod: old_uid})
-        ready = time.monotonic()
-
-        def resumed() -> int:
-            gap, after = writer.longest_gap()
-            return after if gap > 1.0 and writer.acked[-1][0] > after else 0
-
-        first_after = wait_until(resumed, 120, "the writer to resume after the outage", interval=0.1)
-        accepted = next(at for n, at in writer.acked if n == first_after)
-        pending = dict(replicas)
-
-        def catch_up() -> dict[str, str]:
-            for name, host in list(pending.items()):
-                try:
-                    if _max_row(host, port, root, database) >= first_after:
-                        caught_up[name] = time.monotonic()
-                        del pending[name]
-                except (*DOWN, pymysql.err.ProgrammingError):
-                    pass
-            return pending
-
-        wait_until(catch_up, REPLICATION_S, f"every replica to have write {first_after}", until=lambda p: not p,
-                   interval=0.1)
-        wait_until(lambda: len(writer.acked), 30, "20 more writes", until=lambda n: n >= first_after + 20)
+        try:
+            wait_until(observe, 300, "the new primary to be Ready and every replica to have its first write after "
+                       "the outage", interval=0.1)
+        except AssertionError as error:
+            raise AssertionError(f"{error}: Ready after {ready - deleted if ready else None} s, first write after "
+                                 f"the outage {first_after or None}, replicas with it {sorted(caught_up)}") from None
+        target = len(writer.acked) + 20
+        wait_until(lambda: len(writer.acked), 30, "20 more writes", until=lambda n: n >= target)
     gap, _ = writer.longest_gap()
     acked = {n for n, _ in writer.acked}
     print(f"primary deleted: new pod Ready after {ready - deleted:.1f} s; write outage {gap:.1f} s; writes "

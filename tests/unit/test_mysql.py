@@ -153,7 +153,8 @@ def test_a_mariadb_replica_starts_from_the_gtid_of_its_backup() -> None:
 
 def test_a_mariadb_member_serves_backups_from_its_sidecar() -> None:
     files = files_of(MySQLFlavor.MARIADB)
-    assert 'socat TCP-LISTEN:"$BACKUP_PORT",reuseaddr,fork EXEC:"bash /scripts/backup.sh"' in files["replication.sh"]
+    assert 'socat TCP-LISTEN:"$BACKUP_PORT",reuseaddr,fork EXEC:"bash /scripts/backup.sh",nofork' in files[
+        "replication.sh"]
     assert "--backup --stream=xbstream" in files["backup.sh"]
 
 
