@@ -29,6 +29,7 @@ from apps.common import (
 from apps.config import FLATTEN
 from infra import specs
 from infra.errors import InvalidFieldError
+from infra.ordered_rollout import OrderedRollout
 from infra.quantity import parse_quantity
 from infra.statefulservice import ClientService, ConfigFiles, ServicePort, StatefulService, StatefulServiceArgs
 from infra.workload import (
@@ -41,6 +42,8 @@ from infra.workload import (
     ProbeTiming,
     Resources,
     Storage,
+    UpdateStrategy,
+    UpdateStrategyType,
     WorkloadSpec,
 )
 
@@ -90,6 +93,8 @@ DEFAULT_WORKLOAD = WorkloadSpec(
     replicas=3,
     pod_management_policy=PodManagementPolicy.PARALLEL,
     publish_not_ready_addresses=True,
+    # Restarted by the program's OrderedRollout, the leader last (one election per rollout).
+    update_strategy=UpdateStrategy(type=UpdateStrategyType.ON_DELETE),
     storage=Storage(size="10Gi"),
     resources=Resources(requests={"cpu": "500m", "memory": "1Gi"}, limits={"memory": "1Gi"}),
     security_context=PodSecurity(run_as_user=1000, run_as_group=1000, fs_group=1000),
@@ -362,6 +367,17 @@ done
 exit 1
 """
 
+LEADER_SCRIPT = f"""\
+#!/bin/bash
+# Exit 0 when this member leads ("srvr" reports Mode leader): the rollout restarts it last.
+exec 3<>/dev/tcp/127.0.0.1/{CLIENT_PORT} || exit 1
+printf 'srvr' >&3
+while IFS= read -r -t 3 line <&3; do
+  [ "$line" = "Mode: leader" ] && exit 0
+done
+exit 1
+"""
+
 
 def service_args(
     settings: ZooKeeperSettings,
@@ -384,6 +400,7 @@ def service_args(
         "start.sh": START_SCRIPT,
         "ruok.sh": RUOK_SCRIPT,
         "ready.sh": READY_SCRIPT,
+        "leader.sh": LEADER_SCRIPT,
     }
     env = [
         plain_env("ZK_SERVER_HEAP", str(settings.heap_mb)),
@@ -433,5 +450,19 @@ def deploy(
 ) -> dict[str, Any]:
     """Create the ensemble and return its stack output."""
     args = service_args(settings, namespace, settings.namespace, cluster_domain, kube_context=kube_context)
-    StatefulService(APP, args, opts)
+    service = StatefulService(APP, args, opts)
+    workload = settings.workload
+    if workload.update_strategy.type is UpdateStrategyType.ON_DELETE:
+        # Followers first, each back in the quorum (Ready) before the next, the leader last.
+        OrderedRollout(
+            f"{APP}-rollout",
+            namespace=namespace,
+            statefulset=STATEFULSET,
+            generation=service.statefulset.metadata.apply(lambda m: m.generation or 0),
+            last=["bash", f"{CONFIG_TEMPLATE_DIR}/leader.sh"],
+            container="zookeeper",
+            context=kube_context,
+            timeout_seconds=workload.rollout_timeout_seconds,
+            opts=pulumi.ResourceOptions(parent=service, depends_on=[service.statefulset]),
+        )
     return app_outputs(args, settings.namespace, cluster_domain, PORTS)

@@ -119,6 +119,10 @@ def _check_quantity(value: str, field_name: str) -> None:
 class UpdateStrategy:
     """``spec.updateStrategy``: RollingUpdate (with ``partition`` and ``maxUnavailable``) or OnDelete."""
 
+    # Configuration replaces the whole object (an app's default may be OnDelete; ``partition: 1`` then
+    # means a RollingUpdate with a partition, not OnDelete plus a partition).
+    MERGE_DEFAULTS: ClassVar[bool] = False
+
     type: UpdateStrategyType = UpdateStrategyType.ROLLING_UPDATE
     partition: int | None = None
     max_unavailable: int | str | None = None

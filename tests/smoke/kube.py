@@ -149,16 +149,21 @@ def grace_period(kube: Kube, namespace: str, name: str) -> int:
 
 
 def wait_rolled_out(kube: Kube, namespace: str, name: str, timeout: float = POD_READY_S) -> Any:
-    """Wait until the controller has seen the latest spec and every replica is Ready on the update revision."""
+    """Wait until the controller has seen the latest spec and every replica is Ready on the update revision.
+
+    Under OnDelete the controller never moves ``currentRevision`` on to the update revision once every
+    pod is on it, so there ``updatedReplicas`` alone says so.
+    """
 
     def done(sts: Any) -> bool:
         st = sts.status
+        on_delete = sts.spec.update_strategy is not None and sts.spec.update_strategy.type == "OnDelete"
         return bool(
             (st.observed_generation or 0) >= sts.metadata.generation
             and (st.ready_replicas or 0) == sts.spec.replicas
             and (st.replicas or 0) == sts.spec.replicas
             and (st.updated_replicas or 0) == sts.spec.replicas
-            and st.current_revision == st.update_revision
+            and (on_delete or st.current_revision == st.update_revision)
         )
 
     def observe() -> Any:

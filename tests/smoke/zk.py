@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kazoo.client import KazooClient
+from kazoo.handlers.threading import SequentialThreadingHandler
 
 from . import quorum
 from .stack import App
@@ -115,17 +116,33 @@ def client_hosts(app: App) -> list[str]:
     return app.pod_dns
 
 
+#: Longest a client's TCP connect to one server may take. kazoo otherwise waits the whole session
+#: timeout, and a connect to an address whose pod just went away (the Service's rules or the DNS answer
+#: not updated yet) only fails when it runs out: a write gap of the session timeout after a restart.
+CONNECT_TIMEOUT_S = 1.0
+
+
+class QuickConnectHandler(SequentialThreadingHandler):  # type: ignore[misc]
+    """kazoo's threading handler, with TCP connects bounded by ``CONNECT_TIMEOUT_S``."""
+
+    def create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        """Open the socket as kazoo does, within ``CONNECT_TIMEOUT_S``."""
+        kwargs["timeout"] = min(float(kwargs.get("timeout") or CONNECT_TIMEOUT_S), CONNECT_TIMEOUT_S)
+        return super().create_connection(*args, **kwargs)
+
+
 def client(hosts: Sequence[str], port: int, *, timeout: float = 10.0) -> Any:
     """A started kazoo client connected only to the given hosts (returns ``kazoo.client.KazooClient``).
 
-    Reconnection retries quickly and without kazoo's default back-off to an hour, so that a measured
-    outage is the ensemble's, not the client's. ``timeout`` is the session timeout, which kazoo also
-    uses as the connect timeout.
+    Reconnection retries quickly and without kazoo's default back-off to an hour, and each TCP connect
+    gives up after ``CONNECT_TIMEOUT_S``, so that a measured outage is the ensemble's, not the
+    client's. ``timeout`` is the session timeout.
     """
     zk = KazooClient(
         hosts=",".join(f"{h}:{port}" for h in hosts),
         timeout=timeout,
-        connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 1.0},
+        handler=QuickConnectHandler(),
+        connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 0.5},
     )
     zk.start(timeout=30)
     return zk
@@ -139,9 +156,8 @@ def stop(zk: Any) -> None:
 
 #: Longest one write may block before it counts as failed (its outcome is then unknown).
 WRITE_TIMEOUT_S = 5.0
-#: The writer's session timeout. kazoo uses it as its connect timeout too, and a connection attempt to
-#: a member that just went away (its address has no host any more) only fails when it runs out; the
-#: server's minimum (``minSessionTimeout``, 4 s here) keeps that short.
+#: The writer's session timeout: the server's minimum (``minSessionTimeout``, 4 s here). kazoo waits
+#: as long for a server's answer to its connect request, and pings after a third of it.
 WRITER_SESSION_S = 4.0
 
 
