@@ -165,6 +165,18 @@ class Ours:
         self.scratch.remove()
 
 
+def rolling(obj: dict[str, Any]) -> dict[str, Any]:
+    """An ``OnDelete`` StatefulSet as a kubectl user runs it: with ``RollingUpdate``.
+
+    Ours rolls ZooKeeper with the program's leader-last step, which ``kubectl`` has not, and ``kubectl
+    rollout status`` and ``restart`` work with RollingUpdate only.
+    """
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "StatefulSet" and (spec.get("updateStrategy") or {}).get("type") == "OnDelete":
+        return {**obj, "spec": {**spec, "updateStrategy": {"type": "RollingUpdate"}}}
+    return obj
+
+
 @dataclass
 class Peer:
     """``kubectl apply`` of the same objects into namespaces ``<prefix>-<app>`` and ``rollout status``."""
@@ -179,7 +191,7 @@ class Peer:
     def of(cls, ours: Ours, objects: list[dict[str, Any]], manifest: Path) -> Peer:
         """The peer of ``ours``: its objects with the namespaces renamed, written to ``manifest``."""
         namespaces = {app: f"bp{ours.run_id}-{app}" for app in ours.apps}
-        mine = renamed(objects, {ours.namespaces[app]: namespaces[app] for app in ours.apps})
+        mine = [rolling(o) for o in renamed(objects, {ours.namespaces[app]: namespaces[app] for app in ours.apps})]
         manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": mine}, indent=1),
                             encoding="utf-8")
         return cls(run_id=ours.run_id, objects=mine, sets=statefulsets(mine, namespaces), namespaces=namespaces,

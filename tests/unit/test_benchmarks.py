@@ -7,7 +7,7 @@ import pytest
 from benchmarks.engine import EventClock, biggest_costs
 from benchmarks.podwatch import PodTimes, floor_of, rollout_floor
 from benchmarks.run import Settings
-from benchmarks.sides import kubernetes_objects, renamed, unwrap_secrets
+from benchmarks.sides import kubernetes_objects, renamed, rolling, unwrap_secrets
 
 
 def pod(name: str, owner: str, scheduled: float, ready: float, namespace: str = "ns") -> PodTimes:
@@ -69,3 +69,11 @@ def test_bench_rounds_must_be_a_positive_integer_and_groups_known() -> None:
         Settings.from_env({"BENCH_ROUNDS": "0"})
     with pytest.raises(SystemExit, match="allowed: cluster"):
         Settings.from_env({"BENCH_GROUPS": "deploys"})
+
+
+def test_the_peer_runs_an_on_delete_statefulset_as_a_rolling_update_and_leaves_the_others_alone() -> None:
+    zk = {"kind": "StatefulSet", "spec": {"replicas": 3, "updateStrategy": {"type": "OnDelete"}}}
+    web = {"kind": "StatefulSet", "spec": {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {}}}}
+    assert rolling(zk)["spec"] == {"replicas": 3, "updateStrategy": {"type": "RollingUpdate"}}
+    assert rolling(web) == web
+    assert rolling({"kind": "Service", "spec": {}}) == {"kind": "Service", "spec": {}}
