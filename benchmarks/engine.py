@@ -24,6 +24,8 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from .podwatch import PodTimes
+
 
 @dataclass
 class EventClock:
@@ -94,34 +96,49 @@ def short_type(token: str) -> str:
 
 @dataclass(frozen=True)
 class Cost:
-    """One named share of ``pulumi up``'s time (median over the rounds)."""
+    """One named share of ``pulumi up``'s wall clock (median over the rounds)."""
 
     name: str
     seconds: float
-    parallel: bool
 
 
-def biggest_costs(clocks: Sequence[EventClock], top: int = 3) -> list[Cost]:
-    """The ``top`` largest of: the wall-clock segments other than the graph, and each resource's step.
+def wall_clock(clock: EventClock, pods: Sequence[PodTimes]) -> dict[str, float]:
+    """A deploy's wall clock cut at the engine's events and the pods' first creation and last Ready.
 
-    The graph segment is left out because it is made of the steps (which overlap in time); medians over
-    ``clocks``.
+    The pieces do not overlap and add up to the whole call; the pods' piece is what the floor measures
+    (plus what OrderedReady adds between one pod Ready and the next created).
     """
-    names: dict[str, list[float]] = {}
-    steps: dict[str, list[float]] = {}
-    for clock in clocks:
-        for name, seconds in clock.segments().items():
-            names.setdefault(name, []).append(seconds)
-        for name, seconds in clock.steps().items():
-            steps.setdefault(name, []).append(seconds)
-    costs = [Cost(n, statistics.median(s), parallel=False) for n, s in names.items() if not n.startswith("graph")]
-    costs += [Cost(f"step {n}", statistics.median(s), parallel=True) for n, s in steps.items()]
+    segments = clock.segments()
+    if not pods:
+        return segments
+    timed = [p for p in pods if p.created is not None and p.ready is not None]
+    first_pod = min(p.created for p in timed if p.created is not None)
+    last_ready = max(p.ready for p in timed if p.ready is not None)
+    before = segments["engine start (CLI, backend, plugins)"] + segments[
+        "program start (language host, Python imports)"] + segments[
+        "program until the first resource (config, live checks)"]
+    first = clock.began + before
+    last = first + segments["graph (resource steps, awaits)"]
+    cut = {k: v for k, v in segments.items() if not k.startswith("graph")}
+    cut["resources before the first pod (namespaces, config, Services, the StatefulSet objects)"] = first_pod - first
+    cut["pods: first created -> last Ready"] = last_ready - first_pod
+    cut["awaits: last pod Ready -> last resource done"] = last - last_ready
+    return cut
+
+
+def biggest_costs(clocks: Sequence[EventClock], pods: Sequence[Sequence[PodTimes]], top: int = 3) -> list[Cost]:
+    """The ``top`` largest pieces of ``wall_clock``, medians over the rounds (``pods`` per round)."""
+    pieces: dict[str, list[float]] = {}
+    for clock, round_pods in zip(clocks, pods, strict=True):
+        for name, seconds in wall_clock(clock, round_pods).items():
+            pieces.setdefault(name, []).append(seconds)
+    costs = [Cost(name, statistics.median(samples)) for name, samples in pieces.items()]
     return sorted(costs, key=lambda c: c.seconds, reverse=True)[:top]
 
 
-def breakdown(clock: EventClock) -> dict[str, Any]:
-    """One update's segments and steps, for the JSON."""
+def breakdown(clock: EventClock, pods: Sequence[PodTimes] = ()) -> dict[str, Any]:
+    """One update's segments (cut at the pods when given) and steps, for the JSON."""
     return {
-        "segments_s": {k: round(v, 3) for k, v in clock.segments().items()},
+        "segments_s": {k: round(v, 3) for k, v in wall_clock(clock, pods).items()},
         "steps_s": {k: round(v, 3) for k, v in sorted(clock.steps().items(), key=lambda kv: -kv[1])},
     }

@@ -32,6 +32,7 @@ class PodTimes:
     name: str
     uid: str
     owner: str
+    api_created: float = 0.0
     created: float | None = None
     scheduled: float | None = None
     started: float | None = None
@@ -116,8 +117,10 @@ class PodWatch:
         with self._lock:
             seen = self.pods.get(uid)
             if seen is None:
+                stamp = pod.metadata.creation_timestamp
                 seen = self.pods[uid] = PodTimes(namespace=str(pod.metadata.namespace), name=str(pod.metadata.name),
-                                                 uid=uid, owner=_owner(pod), created=now)
+                                                 uid=uid, owner=_owner(pod), created=now,
+                                                 api_created=stamp.timestamp() if stamp is not None else now)
             if seen.scheduled is None and _condition(pod, "PodScheduled"):
                 seen.scheduled = now
             if seen.started is None and _running(pod):
@@ -126,9 +129,13 @@ class PodWatch:
                 seen.ready = now
 
     def snapshot(self, since: float = 0.0) -> list[PodTimes]:
-        """Copies of the pods created at or after ``since`` (wall clock), by namespace and name."""
+        """Copies of the pods the API created at or after ``since`` (wall clock), by namespace and name.
+
+        The API's creation stamp counts, not when the watch first saw a pod: the pods that already ran
+        when the watch started are seen at once. The stamp has whole seconds, hence the rounding down.
+        """
         with self._lock:
-            pods = [PodTimes(**vars(p)) for p in self.pods.values() if (p.created or 0.0) >= since]
+            pods = [PodTimes(**vars(p)) for p in self.pods.values() if p.api_created >= int(since)]
         return sorted(pods, key=lambda p: (p.namespace, p.name, p.created or 0.0))
 
 

@@ -126,6 +126,7 @@ class Ours:
             base=_scratch.base_config(settings, project, {app: self.namespaces.get(app) for app in APPS}),
             passwords={"mysqlRootPassword": secrets.token_hex(12), "mysqlReplicationPassword": secrets.token_hex(12)},
         )
+        self.scratch._emit = self.log  # its own create/destroy output goes to the log too, not to the table
 
     @property
     def stack(self) -> auto.Stack:

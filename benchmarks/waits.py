@@ -20,18 +20,24 @@ class BudgetExceededError(Exception):
 
 @contextlib.contextmanager
 def bounded(seconds: float, what: str) -> Iterator[None]:
-    """Raise ``BudgetExceededError`` in the main thread if the block runs longer than ``seconds``."""
+    """Raise ``BudgetExceededError`` in the main thread if the block runs longer than ``seconds``.
+
+    Budgets nest: an enclosing budget's timer is put back, less the time spent, when the block ends.
+    """
 
     def expire(signum: int, frame: FrameType | None) -> None:
         raise BudgetExceededError(f"{what} ran past its budget of {seconds:.0f} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    began = time.monotonic()
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(0.001, outer - (time.monotonic() - began)))
 
 
 def wait_for(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
-from benchmarks.engine import EventClock, biggest_costs
+from benchmarks.engine import EventClock, biggest_costs, wall_clock
 from benchmarks.podwatch import PodTimes, floor_of, rollout_floor
 from benchmarks.run import Settings
 from benchmarks.sides import kubernetes_objects, renamed, rolling, unwrap_secrets
+from benchmarks.waits import bounded
 
 
 def pod(name: str, owner: str, scheduled: float, ready: float, namespace: str = "ns") -> PodTimes:
@@ -48,7 +51,7 @@ def test_the_peer_gets_the_state_objects_with_secrets_revealed_namespaces_first_
     assert unwrap_secrets([1, {"a": "b"}]) == [1, {"a": "b"}]
 
 
-def test_the_engine_segments_add_up_to_the_call_and_the_longest_step_is_named() -> None:
+def test_the_wall_clock_pieces_add_up_to_the_call_and_the_biggest_are_named() -> None:
     stack = "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s"
     sts = "urn:pulumi:s::p::stateful:infra:StatefulService$kubernetes:apps/v1:StatefulSet::mysql"
     cm = "urn:pulumi:s::p::kubernetes:core/v1:ConfigMap::cfg"
@@ -58,9 +61,16 @@ def test_the_engine_segments_add_up_to_the_call_and_the_longest_step_is_named() 
     assert segments["engine start (CLI, backend, plugins)"] == 2.0
     assert segments["graph (resource steps, awaits)"] == 25.0
     assert sum(segments.values()) == pytest.approx(31.5)
-    top = biggest_costs([clock])
-    assert top[0].name == "step StatefulSet mysql"
-    assert top[0].parallel
+    pods = [pod("mysql-0", "mysql", 107.0, 127.0)]
+    cut = wall_clock(clock, pods)
+    assert cut["pods: first created -> last Ready"] == pytest.approx(20.1)
+    assert sum(cut.values()) == pytest.approx(31.5)
+    top = biggest_costs([clock], [pods])
+    assert [c.name for c in top] == [
+        "pods: first created -> last Ready",
+        "awaits: last pod Ready -> last resource done",
+        "engine start (CLI, backend, plugins)",
+    ]
 
 
 def test_bench_rounds_must_be_a_positive_integer_and_groups_known() -> None:
@@ -69,6 +79,15 @@ def test_bench_rounds_must_be_a_positive_integer_and_groups_known() -> None:
         Settings.from_env({"BENCH_ROUNDS": "0"})
     with pytest.raises(SystemExit, match="allowed: cluster"):
         Settings.from_env({"BENCH_GROUPS": "deploys"})
+
+
+def test_an_inner_budget_puts_the_enclosing_one_back() -> None:
+    with bounded(30.0, "outer"):
+        with bounded(5.0, "inner"):
+            pass
+        remaining = signal.getitimer(signal.ITIMER_REAL)[0]
+    assert 20.0 < remaining <= 30.0
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
 
 
 def test_the_peer_runs_an_on_delete_statefulset_as_a_rolling_update_and_leaves_the_others_alone() -> None:
