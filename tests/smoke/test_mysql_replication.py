@@ -38,6 +38,9 @@ LEAVES_READ_S = 15.0
 #: Longest a replica may take to rejoin mysql-read once replication runs again.
 RETURNS_S = 30.0
 REPLICATION_S = 60.0
+#: Longest a replica may take, after the restarted primary is Ready, to have its first write after the
+#: outage (the goal is 2 s; measured -1.9 s, i.e. before Ready; 17.8 s and 55.2 s before the reconnect work).
+CATCH_UP_S = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -286,6 +289,8 @@ def test_writes_during_a_primary_restart_are_on_every_member_and_replicas_catch_
     for name, at in sorted(caught_up.items()):
         print(f"  {name} had the first write after the outage {at - accepted:.1f} s after the primary accepted it "
               f"({at - ready:+.1f} s from the primary's Ready)")
+    late = {name: round(at - ready, 1) for name, at in caught_up.items() if at - ready > CATCH_UP_S}
+    assert not late, f"replicas caught up later than {CATCH_UP_S} s after the primary was Ready: {late}"
     for name, host in {primary_pod: primary, **replicas}.items():
         def missing(host: str = host) -> set[int]:
             return acked - _rows(host, port, root, database)
