@@ -39,6 +39,9 @@ meta = k8s.meta.v1
 
 CREDENTIALS_REVISION = "stateful.pulumi.com/credentials-revision"
 DELETION_PROPAGATION = "pulumi.com/deletionPropagationPolicy"
+#: The stack's config wins a server-side-apply conflict: after ``kubectl scale`` (or ``patch``, ``set env``)
+#: the next ``pulumi up --refresh`` takes the fields back instead of failing with a field-manager conflict.
+PATCH_FORCE = "pulumi.com/patchForce"
 MAX_STATEFULSET_NAME = 52  # pod names add "-<ordinal>" and a 10-character revision hash label must still fit 63
 
 
@@ -257,6 +260,7 @@ class StatefulService(pulumi.ComponentResource):
                     workload.rollout_timeout_seconds,
                 ),
                 DELETION_PROPAGATION: "orphan",
+                PATCH_FORCE: "true",
             },
             {labelling.STACK: pulumi.get_stack()},  # finds this stack's set wherever it runs (infra.live)
         )

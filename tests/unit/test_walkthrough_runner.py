@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from smoke.walkthrough import Mode, Step, difference, matches, parse, run_step, variant
 
+from conftest import Render
+from localcluster.images import catalog
+
 PAGE = """\
 # Title
 
@@ -111,3 +114,34 @@ def test_a_watch_ends_as_soon_as_its_lines_appeared(tmp_path: Path) -> None:
     result = run_step(step, {"PATH": f"{tmp_path}:/usr/bin:/bin"}, tmp_path, page="page.md", config_file=None)
     assert result.lines == ["a", "b", "c"]
     assert result.status is None
+
+
+def test_the_walkthrough_names_the_local_images_that_stand_in_for_the_tutorials() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "statefulset-basics.md").read_text(encoding="utf-8")
+    for tutorial, local in (("nginx:1.19.2-alpine", catalog.NGINX.name), ("busybox:1.28", catalog.TOOLBOX.name)):
+        assert f"`{tutorial}`" in page
+        assert f"`{local}`" in page
+
+
+def test_the_walkthrough_takes_the_tutorials_steps_in_its_order() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "statefulset-basics.md").read_text(encoding="utf-8")
+    sections = list(dict.fromkeys(step.section for step in parse(page)))
+    assert [section.split(" ", 1)[1] if section[0].isdigit() else section for section in sections] == [
+        "What `make up` created",
+        "Watch the ordered start",
+        "Scale to 5 and back",
+        "Each pod's hostname is its name",
+        "DNS names, from a throw-away pod",
+        "Delete the pods: same names, new IPs",
+        "A claim per pod",
+        "RollingUpdate",
+        "Staging an update with a partition",
+        "OnDelete",
+        "Config instead of `kubectl scale`",
+        "A kubectl change is drift",
+    ]
+
+
+def test_every_statefulset_takes_its_fields_back_from_a_kubectl_edit(rendered: Render) -> None:
+    for statefulset in rendered().of_kind("StatefulSet"):
+        assert statefulset.metadata["annotations"]["pulumi.com/patchForce"] == "true"
