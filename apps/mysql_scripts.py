@@ -429,9 +429,10 @@ peer_history() {
   @GTID_COUNT@
 }
 
-# The peer with the most GTID history, and how much: "<address> <count>", or nothing when no peer has any.
+# The peer with the most GTID history, and how much: "<address> <count>", or nothing when no peer has
+# more than $1 transactions (default 0: a peer with history; -1: any peer that answers).
 most_advanced_peer() {
-  local address count best="" most=0
+  local address count best="" most=${1:-0}
   for address in $(getent ahostsv4 "$PEER_DOMAIN" | awk '{print $1}' | sort -u); do
     count=$(peer_history "$address")
     if [ "$count" -gt "$most" ]; then best=$address; most=$count; fi
@@ -466,9 +467,9 @@ if is_primary; then
   fi
 else
   # The most advanced member that answers: the primary while it runs, otherwise the replica closest to it.
-  read -r donor history <<< "$(most_advanced_peer)" || true
+  read -r donor history <<< "$(most_advanced_peer -1)" || true
   if [ -z "${donor:-}" ]; then
-    echo "no member answers with a GTID history to clone from (is the primary $PRIMARY_HOST up?); retrying" >&2
+    echo "no member answers to clone from (is the primary $PRIMARY_HOST up?); retrying" >&2
     exit 1
   fi
   echo "the most advanced member is $donor ($history transactions)"

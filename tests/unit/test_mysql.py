@@ -141,7 +141,8 @@ def test_a_replica_clones_the_most_advanced_member_not_a_fixed_ordinal(flavor: M
     script = files_of(flavor)["init-data.sh"]
     assert "ORDINAL - 1" not in script
     replica_branch = script.split("\nelse\n", 1)[1]
-    assert 'read -r donor history <<< "$(most_advanced_peer)"' in replica_branch
+    # Any member that answers, the most advanced first: a new set's primary has no history yet.
+    assert 'read -r donor history <<< "$(most_advanced_peer -1)"' in replica_branch
     assert 'clone_from "$donor"' in replica_branch
 
 
@@ -477,3 +478,35 @@ def test_the_backup_port_streams_only_after_a_correct_answer_one_at_a_time(tmp_p
         return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     assert answer("s3cret") == answer("s3cret") != answer("other")
     assert len(answer("s3cret").strip()) == 64
+
+
+def run_most_advanced_peer(tmp_path: Path, positions: dict[str, str], minimum: str) -> str:
+    """most_advanced_peer from init-data.sh, peers from a stub getent, positions from a stub client."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "hostname").write_text("mysql-1\n")
+    script = files_of(MySQLFlavor.MARIADB)["init-data.sh"]
+    functions = script[script.index("peer_history() {"):script.index("refuse_empty_primary() {")]
+    lib = files_of(MySQLFlavor.MARIADB)["lib.sh"].replace("/proc/sys/kernel/hostname", str(tmp_path / "hostname"))
+    (tmp_path / "run.sh").write_text(f'{lib}\n{functions}\nmost_advanced_peer {minimum}\n')
+    lines = "".join(f"{address} STREAM x\n" for address in positions)
+    (bin_dir / "getent").write_text(f"#!/bin/bash\nprintf '{lines}'\n")
+    cases = "".join(f'*--host={address}*) echo "{pos}" ;;\n' for address, pos in positions.items() if pos != "down")
+    (bin_dir / "mariadb").write_text(f'#!/bin/bash\ncase "$*" in\n{cases}*) exit 1 ;;\nesac\n')
+    for stub in ("getent", "mariadb"):
+        (bin_dir / stub).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "MYSQL_REPLICATION_PASSWORD": "x"}
+    done = subprocess.run(["bash", str(tmp_path / "run.sh")], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_the_donor_is_the_member_with_the_most_history(tmp_path: Path) -> None:
+    peers = {"10.0.0.1": "0-100-5", "10.0.0.2": "0-100-9", "10.0.0.3": "down"}
+    assert run_most_advanced_peer(tmp_path, peers, "-1") == "10.0.0.2 9"
+
+
+def test_a_new_sets_primary_without_history_is_a_donor_but_never_stops_an_empty_primary(tmp_path: Path) -> None:
+    peers = {"10.0.0.1": "", "10.0.0.3": "down"}
+    assert run_most_advanced_peer(tmp_path, peers, "-1") == "10.0.0.1 0"
+    (tmp_path / "second").mkdir()
+    assert run_most_advanced_peer(tmp_path / "second", peers, "") == ""
