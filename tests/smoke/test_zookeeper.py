@@ -6,27 +6,23 @@ kazoo for data. Every znode lives under ``/smoke-<run id>`` and is deleted at th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from . import zk
-from .kube import Kube, delete_pods, grace_period, pod_uids, wait_ready, wait_rolled_out
+from . import quorum, zk
+from .kube import Kube, delete_pods, get_pod, grace_period, pod_uids, wait_ready, wait_rolled_out
 from .stack import App, StackDriver
 from .waits import wait_until
 
 pytestmark = pytest.mark.cluster
 
-#: Longest a writer may go without an acknowledged write while members restart one at a time.
-#: Restarting the leader costs an election (well under a second when it goes well); a new leader
-#: that does not get its followers in time gives up after initLimit x tickTime (10 s on the local
-#: stack) and elects again, so this bound is that plus a margin.
-MAX_WRITE_GAP_S = 15.0
-#: Longest a new leader may take to be elected after the leader's pod is deleted.
-ELECTION_S = 30.0
+#: Longest a writer may go without an acknowledged write while members restart one at a time, and
+#: after the leader's pod is deleted. Each costs one election: about 1.7 s without a leader and a
+#: synced majority, and a write gap of 1-2 s for a client that reconnects quickly (``zk.client``).
+MAX_WRITE_GAP_S = 3.0
 
 
 def _port(app: App) -> int:
@@ -67,18 +63,20 @@ def test_every_member_reports_myid_equal_to_its_ordinal_plus_one(zookeeper: App)
     assert not wrong, "; ".join(wrong)
 
 
-def test_the_ensemble_has_exactly_one_leader_and_the_rest_followers(zookeeper: App) -> None:
-    roles = _wait_for_one_leader(zookeeper, timeout=30.0)
-    assert len(roles) == zookeeper.replicas
+def _sample(app: App) -> dict[str, quorum.Member]:
+    return {host: zk.member(host, _port(app)) for host in app.pod_dns}
 
 
-def test_the_leader_counts_every_follower_as_synced(zookeeper: App) -> None:
-    roles = _wait_for_one_leader(zookeeper, timeout=30.0)
-    leader = next(h for h, r in roles.items() if r == "leader")
-    synced = wait_until(lambda: zk.mntr(leader, _port(zookeeper)).get("zk_synced_followers"), 30.0,
-                        f"{leader} to report {zookeeper.replicas - 1} synced followers",
-                        until=lambda n: n == str(zookeeper.replicas - 1))
-    assert synced == str(zookeeper.replicas - 1)
+def test_one_member_leads_and_the_leader_and_every_follower_count_each_other_as_synced(zookeeper: App) -> None:
+    def all_synced(sample: dict[str, quorum.Member]) -> bool:
+        leader = quorum.leader_of(sample)
+        return (quorum.classify(sample, zookeeper.replicas) is quorum.Verdict.QUORUM and leader is not None
+                and sample[leader].synced_followers == zookeeper.replicas - 1
+                and sum(m.peer_state == quorum.FOLLOWING for m in sample.values()) == zookeeper.replicas - 1)
+
+    wait_until(lambda: _sample(zookeeper), 30.0,
+               f"one leader counting {zookeeper.replicas - 1} synced followers, each following in broadcast",
+               until=all_synced)
 
 
 def test_a_znode_written_through_the_first_member_is_read_through_the_last_after_sync(
@@ -108,9 +106,8 @@ class Failover:
 
     old_leader: int
     old_uid: str
-    new_leader: str
-    elected_after_s: float
     writer: zk.Writer
+    monitor: zk.QuorumMonitor
     returned: Any
 
 
@@ -122,36 +119,34 @@ def failover(kube: Kube, zookeeper: App, root: str) -> Failover:
     leader = zookeeper.ordinals[zookeeper.pod_dns.index(leader_host)]
     name = zookeeper.pod(leader)
     old_uid = pod_uids(kube, zookeeper.namespace, [name])[name]
-    others = [h for h in zookeeper.pod_dns if h != leader_host]
-    with zk.Writer(zk.client_hosts(zookeeper), _port(zookeeper), f"{root}/failover") as writer:
+    with (zk.QuorumMonitor(zookeeper.pod_dns, _port(zookeeper)) as monitor,
+          zk.Writer(zk.client_hosts(zookeeper), _port(zookeeper), f"{root}/failover") as writer):
         writer.wait_for_writes(5, 30, "before the leader's pod is deleted")
-        start = time.monotonic()
         delete_pods(kube, zookeeper.namespace, [name])
-        new_roles = wait_until(lambda: zk.modes(others, _port(zookeeper)), 120,
-                               f"one of {', '.join(others)} to become leader after {name} was deleted",
-                               until=lambda r: "leader" in r.values())
-        elected_after = time.monotonic() - start
         returned = wait_ready(kube, zookeeper.namespace, [name], not_uids={name: old_uid})[name]
         _wait_for_one_leader(zookeeper, timeout=120)
         writer.wait_for_writes(5, 60, f"after {name} returned")
-    gap, _ = writer.longest_gap()
-    print(f"leader {name} deleted: new leader after {elected_after:.1f} s; longest write gap {gap:.1f} s; "
+    gap, at = writer.longest_gap()
+    print(f"leader {name} deleted: longest write gap {gap:.1f} s at {at:.0f} s; {monitor.summary()}; "
           f"{writer.count()} writes acknowledged")
-    return Failover(
-        old_leader=leader,
-        old_uid=old_uid,
-        new_leader=next(h for h, r in new_roles.items() if r == "leader"),
-        elected_after_s=elected_after,
-        writer=writer,
-        returned=returned,
-    )
+    return Failover(old_leader=leader, old_uid=old_uid, writer=writer, monitor=monitor, returned=returned)
 
 
-def test_deleting_the_leader_pod_elects_a_new_leader_quickly(zookeeper: App, failover: Failover) -> None:
-    assert failover.new_leader != zookeeper.dns(failover.old_leader)
-    assert failover.elected_after_s <= ELECTION_S, (
-        f"a new leader ({failover.new_leader}) took {failover.elected_after_s:.1f} s to be elected after "
-        f"{zookeeper.pod(failover.old_leader)} was deleted, more than {ELECTION_S:.0f} s")
+def test_writes_resume_within_three_seconds_after_the_leader_pod_is_deleted(failover: Failover) -> None:
+    gap, at = failover.writer.longest_gap()
+    outage, roles = failover.monitor.longest_outage()
+    assert gap <= MAX_WRITE_GAP_S, (
+        f"writes failed for {gap:.1f} s (from {at:.0f} s) after the leader's pod was deleted, more than "
+        f"{MAX_WRITE_GAP_S:.0f} s; {len(failover.writer.failures)} failed attempts, first: "
+        f"{failover.writer.failures[:3]}; the members had no leader and synced majority for {outage:.1f} s "
+        f"(first: {roles})")
+
+
+def test_losing_the_leader_costs_one_election_and_never_two_leaders(failover: Failover) -> None:
+    split = failover.monitor.split_brains()
+    assert not split, f"{len(split)} samples with more than one leader, first: {split[0]}"
+    assert failover.monitor.elections() == 1, (
+        f"{failover.monitor.elections()} new leader epochs after one leader's pod was deleted, expected 1")
 
 
 def test_deleting_the_leader_pod_loses_no_acknowledged_write(zookeeper: App, root: str, failover: Failover) -> None:
@@ -193,6 +188,8 @@ class Rollout:
     writer: zk.Writer
     monitor: zk.QuorumMonitor
     replaced: list[str]
+    leader: str  # the leader's pod before the change
+    created: dict[str, float]  # pod -> creation time (epoch seconds) after the change
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +199,9 @@ def rollout(kube: Kube, zookeeper: App, driver: StackDriver, root: str) -> Rollo
     wait_rolled_out(kube, ns, zookeeper.statefulset)
     _wait_for_one_leader(zookeeper)
     before = pod_uids(kube, ns, zookeeper.pods())
+    roles = _wait_for_one_leader(zookeeper)
+    leader = zookeeper.pod(zookeeper.ordinals[zookeeper.pod_dns.index(
+        next(h for h, r in roles.items() if r == "leader"))])
     change = driver.template_change(zookeeper, grace_period(kube, ns, zookeeper.statefulset))
     with (zk.QuorumMonitor(zookeeper.pod_dns, _port(zookeeper)) as monitor,
           zk.Writer(zk.client_hosts(zookeeper), _port(zookeeper), f"{root}/rollout") as writer):
@@ -209,16 +209,17 @@ def rollout(kube: Kube, zookeeper: App, driver: StackDriver, root: str) -> Rollo
         with driver.changed_config(change):
             wait_rolled_out(kube, ns, zookeeper.statefulset)
             after = pod_uids(kube, ns, zookeeper.pods())
+            created = {name: get_pod(kube, ns, name).metadata.creation_timestamp.timestamp()
+                       for name in zookeeper.pods()}
             driver.restore()
         wait_rolled_out(kube, ns, zookeeper.statefulset)
         _wait_for_one_leader(zookeeper, timeout=120)
         writer.wait_for_writes(5, 60, "after the rolling update")
     replaced = [n for n in zookeeper.pods() if after.get(n) != before.get(n)]
-    outage, roles = monitor.longest_outage()
     gap, at = writer.longest_gap()
-    print(f"rolling update: longest write gap {gap:.1f} s at {at:.0f} s; longest quorum outage {outage:.1f} s "
-          f"(starting with {roles}); {writer.count()} writes acknowledged")
-    return Rollout(writer=writer, monitor=monitor, replaced=replaced)
+    print(f"rolling update and back: longest write gap {gap:.1f} s at {at:.0f} s; {monitor.summary()}; "
+          f"{writer.count()} writes acknowledged")
+    return Rollout(writer=writer, monitor=monitor, replaced=replaced, leader=leader, created=created)
 
 
 def test_a_rolling_update_keeps_a_quorum_for_writers(zookeeper: App, rollout: Rollout) -> None:
@@ -235,8 +236,24 @@ def test_a_rolling_update_keeps_a_quorum_for_writers(zookeeper: App, rollout: Ro
 def test_a_rolling_update_never_leaves_the_ensemble_without_quorum_for_long(rollout: Rollout) -> None:
     outage, roles = rollout.monitor.longest_outage()
     assert outage <= MAX_WRITE_GAP_S, (
-        f"the members had no quorum for {outage:.1f} s during the rolling update, more than "
+        f"the members had no leader and synced majority for {outage:.1f} s during the rolling update, more than "
         f"{MAX_WRITE_GAP_S:.0f} s; roles when it began: {roles}")
+
+
+def test_a_rolling_update_restarts_the_leader_last(rollout: Rollout) -> None:
+    others = {name: at for name, at in rollout.created.items() if name != rollout.leader}
+    early = sorted(name for name, at in others.items() if at >= rollout.created[rollout.leader])
+    assert not early, (
+        f"{rollout.leader} led before the update but was not restarted last: {early} came back after it "
+        f"(pod creation times {rollout.created})")
+
+
+def test_each_rolling_update_costs_one_election_and_never_two_leaders(rollout: Rollout) -> None:
+    split = rollout.monitor.split_brains()
+    assert not split, f"{len(split)} samples with more than one leader, first: {split[0]}"
+    assert rollout.monitor.elections() == 2, (
+        f"{rollout.monitor.elections()} new leader epochs over two rolling updates (the change and back), "
+        "expected one each: the leader restarted last")
 
 
 def test_a_rolling_update_loses_no_acknowledged_write(zookeeper: App, root: str, rollout: Rollout) -> None:
