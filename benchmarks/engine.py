@@ -94,6 +94,10 @@ def short_type(token: str) -> str:
     return token.rsplit(":", 1)[-1]
 
 
+#: The piece of a deploy that the pods themselves take (the floor, and the gaps OrderedReady leaves).
+PODS = "awaits on the pods: first created -> last Ready"
+
+
 @dataclass(frozen=True)
 class Cost:
     """One named share of ``pulumi up``'s wall clock (median over the rounds)."""
@@ -121,7 +125,7 @@ def wall_clock(clock: EventClock, pods: Sequence[PodTimes]) -> dict[str, float]:
     last = first + segments["graph (resource steps, awaits)"]
     cut = {k: v for k, v in segments.items() if not k.startswith("graph")}
     cut["resources before the first pod (namespaces, config, Services, the StatefulSet objects)"] = first_pod - first
-    cut["pods: first created -> last Ready"] = last_ready - first_pod
+    cut[PODS] = last_ready - first_pod
     cut["awaits: last pod Ready -> last resource done"] = last - last_ready
     return cut
 

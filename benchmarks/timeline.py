@@ -52,7 +52,8 @@ class Timeline:
                     if a is not None and b is not None:
                         ax.barh(y, b - a, left=a - r.start, color=colour, height=0.6)
             ax.axvline(r.seconds, color="#c0392b", linestyle="--", linewidth=1)
-            ax.axvline(r.floor, color="#27ae60", linestyle=":", linewidth=1)
+            first = min((p.created for p in pods if p.created is not None), default=r.start) - r.start
+            ax.axvline(first + r.floor, color="#27ae60", linestyle=":", linewidth=1)
             ax.set_yticks(range(len(pods)), [f"{p.namespace.split('-', 1)[-1]}/{p.name}" for p in pods], fontsize=8)
             ax.invert_yaxis()
             ax.set_xlim(0, end)
@@ -61,7 +62,7 @@ class Timeline:
             ax.set_title(f"{label} (round {r.index}): {r.seconds:.1f} s, floor {r.floor:.1f} s", fontsize=10)
         handles: list[Artist] = [Rectangle((0, 0), 1, 1, color=c) for _, _, c, _ in STRETCHES]
         handles += [Line2D([0], [0], color="#c0392b", linestyle="--"), Line2D([0], [0], color="#27ae60", linestyle=":")]
-        names = [n for _, _, _, n in STRETCHES] + ["deploy returned", "floor"]
+        names = [n for _, _, _, n in STRETCHES] + ["deploy returned", "floor, from the first pod created"]
         fig.legend(handles, names, loc="lower center", ncol=5, fontsize=8)
         fig.tight_layout(rect=(0, 0.08, 1, 1))
         fig.savefig(path, dpi=110)

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from benchmarks.engine import EventClock, biggest_costs, wall_clock
+from benchmarks.engine import PODS, EventClock, biggest_costs, wall_clock
 from benchmarks.podwatch import PodTimes, floor_of, rollout_floor
 from benchmarks.run import Settings
 from benchmarks.sides import kubernetes_objects, renamed, rolling, unwrap_secrets
@@ -63,11 +63,11 @@ def test_the_wall_clock_pieces_add_up_to_the_call_and_the_biggest_are_named() ->
     assert sum(segments.values()) == pytest.approx(31.5)
     pods = [pod("mysql-0", "mysql", 107.0, 127.0)]
     cut = wall_clock(clock, pods)
-    assert cut["pods: first created -> last Ready"] == pytest.approx(20.1)
+    assert cut[PODS] == pytest.approx(20.1)
     assert sum(cut.values()) == pytest.approx(31.5)
     top = biggest_costs([clock], [pods])
     assert [c.name for c in top] == [
-        "pods: first created -> last Ready",
+        PODS,
         "awaits: last pod Ready -> last resource done",
         "engine start (CLI, backend, plugins)",
     ]
