@@ -145,8 +145,8 @@ def test_writes_resume_within_three_seconds_after_the_leader_pod_is_deleted(fail
 def test_losing_the_leader_costs_one_election_and_never_two_leaders(failover: Failover) -> None:
     split = failover.monitor.split_brains()
     assert not split, f"{len(split)} samples with more than one leader, first: {split[0]}"
-    assert failover.monitor.elections() == 1, (
-        f"{failover.monitor.elections()} new leader epochs after one leader's pod was deleted, expected 1")
+    elections = failover.monitor.elections()
+    assert elections == 1, f"{elections} new leader epochs after one leader's pod was deleted, expected 1"
 
 
 def test_deleting_the_leader_pod_loses_no_acknowledged_write(zookeeper: App, root: str, failover: Failover) -> None:
@@ -251,8 +251,9 @@ def test_a_rolling_update_restarts_the_leader_last(rollout: Rollout) -> None:
 def test_each_rolling_update_costs_one_election_and_never_two_leaders(rollout: Rollout) -> None:
     split = rollout.monitor.split_brains()
     assert not split, f"{len(split)} samples with more than one leader, first: {split[0]}"
-    assert rollout.monitor.elections() == 2, (
-        f"{rollout.monitor.elections()} new leader epochs over two rolling updates (the change and back), "
+    elections = rollout.monitor.elections()
+    assert elections == 2, (
+        f"{elections} new leader epochs over two rolling updates (the change and back), "
         "expected one each: the leader restarted last")
 
 
