@@ -22,9 +22,15 @@ What is measured, and what it touches:
   it, in a database ``bench_<uuid>`` that is dropped afterwards;
 - StatefulSet mechanics, in a namespace ``bench-<id>`` of its own with plain manifests: OrderedReady
   and Parallel start of 3 pods with a volume each, a deleted pod coming back Ready and its DNS name
-  following the new pod IP; the namespace (and its volumes) is deleted at the end, always.
+  following the new pod IP; the namespace (and its volumes) is deleted at the end, always;
+- deploy from empty, ours (a scratch stack ``bench-<id>``, apps in namespaces ``bo<id>-<app>``) against
+  the peer (``kubectl`` into ``bp<id>-<app>``), with the floor, the engine's breakdown, and on the last
+  round the unchanged-stack, rolling-update and failover groups (``benchmarks.deploy``); both sides are
+  taken down at the end, always;
+- cold setup, read from the build logs in the toolchain cache (``benchmarks.setup``; nothing is rebuilt).
 
-Nothing of the stack's own workloads is changed or restarted.
+Nothing of the ``local`` stack's own workloads is changed or restarted. The table, the goals met, and
+the paths of the JSON and the PNG (under the cluster's state dir) are printed at the end.
 """
 
 from __future__ import annotations
