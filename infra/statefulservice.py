@@ -42,6 +42,8 @@ DELETION_PROPAGATION = "pulumi.com/deletionPropagationPolicy"
 #: The stack's config wins a server-side-apply conflict: after ``kubectl scale`` (or ``patch``, ``set env``)
 #: the next ``pulumi up --refresh`` takes the fields back instead of failing with a field-manager conflict.
 PATCH_FORCE = "pulumi.com/patchForce"
+#: On the ClusterIP Services: the provider does not poll for endpoints (the StatefulSet await covers them).
+SKIP_AWAIT = "pulumi.com/skipAwait"
 MAX_STATEFULSET_NAME = 52  # pod names add "-<ordinal>" and a 10-character revision hash label must still fit 63
 
 
@@ -333,9 +335,12 @@ class StatefulService(pulumi.ComponentResource):
             selector = dict(args.selector)
             if service.pod_ordinal is not None:
                 selector[labelling.POD_NAME] = args.pod_name(service.pod_ordinal)
+            # The StatefulSet's await already returns only when its pods are Ready, so these Services'
+            # endpoints exist by then; the provider's own endpoint poll added up to 3.6 s to `pulumi up`.
+            # A selector that matches no pod is the policy pack's `services-select-pods`.
             self.client_services[service.name] = core.Service(
                 f"{name}-service-{service.name}",
-                metadata=metadata(service.name),
+                metadata=metadata(service.name, {SKIP_AWAIT: "true"}),
                 spec=core.ServiceSpecArgs(type="ClusterIP", selector=selector, ports=_service_ports(service.ports)),
                 opts=child,
             )

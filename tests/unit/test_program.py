@@ -47,6 +47,13 @@ def test_client_services_are_cluster_ip_services(rendered: Render) -> None:
         assert rendering.named("Service", name).spec["type"] == "ClusterIP"
 
 
+def test_client_services_leave_the_readiness_wait_to_their_statefulset(rendered: Render) -> None:
+    rendering = rendered()
+    for name in ("zk-cs", "mysql-read", "mysql-primary"):
+        assert rendering.named("Service", name).metadata["annotations"] == {"pulumi.com/skipAwait": "true"}
+    assert "pulumi.com/skipAwait" not in (rendering.named("Service", "zk-hs").metadata.get("annotations") or {})
+
+
 def test_every_app_output_has_the_shape_the_smoke_tests_read(rendered: Render) -> None:
     outputs = rendered().outputs
     assert set(outputs) == {"cluster_domain", "nginx", "zookeeper", "mysql"}
