@@ -18,8 +18,10 @@ not verbatim (:func:`variant`):
 
 * a watch (``kubectl get ... -w``) runs until the lines shown have appeared, then is stopped, as a reader
   presses Ctrl-C once they have seen them; it fails if they do not appear before the deadline;
-* ``kubectl run -it`` runs with ``--attach`` instead of ``-it``: the test has no terminal, and the command
-  the page runs in the pod is given on the command line, so there is nothing to type into it;
+* ``kubectl run -it --rm`` runs as its three steps: ``kubectl run`` without ``-it --rm``, then, once the pod
+  has finished, ``kubectl logs`` and ``kubectl delete pod`` (the test has no terminal, and the command for
+  the pod is on the command line, so there is nothing to type into it; ``--attach`` misses the output of
+  a command that ends before kubectl attaches);
 * every ``pulumi`` command gets ``--config-file <a copy of the stack's settings>``, so
   ``pulumi config set`` changes the copy and the repository's file stays as it is.
 
@@ -191,8 +193,8 @@ def variant(command: str, config_file: Path | None) -> Variant:
     """What the runner runs for ``command`` (see the module docstring), and how."""
     words = shlex.split(command)
     if words[:2] == ["kubectl", "run"] and ("-it" in words or "-ti" in words):
-        replaced = " ".join("--attach" if word in ("-it", "-ti") else shlex.quote(word) for word in words)
-        return Variant(replaced, Mode.ONCE, "-it replaced by --attach: no terminal")
+        return Variant(_throw_away_pod(words), Mode.ONCE,
+                       "-it --rm as three steps: run the pod, wait for it to finish and print its log, delete it")
     if words[:2] == ["kubectl", "get"] and ("-w" in words or "--watch" in words):
         return Variant(command, Mode.WATCH, "stopped once the lines shown appeared")
     if words[:2] in (["kubectl", "get"], ["kubectl", "exec"]) or _is_loop_of(words, ("get", "exec")):
@@ -201,6 +203,40 @@ def variant(command: str, config_file: Path | None) -> Variant:
         return Variant(f"{command} --config-file {shlex.quote(str(config_file))}", Mode.ONCE,
                        "on a copy of the stack's settings")
     return Variant(command, Mode.ONCE)
+
+
+_VALUED = frozenset({"--image", "-n", "--namespace", "--image-pull-policy", "--restart", "--labels", "-l"})
+
+
+def _throw_away_pod(words: Sequence[str]) -> str:
+    """``kubectl run -it --rm NAME ... -- CMD`` without a terminal.
+
+    ``--attach`` would do, but it misses the output of a command that ends before kubectl attaches.
+    """
+    head, tail = list(words), []
+    if "--" in head:
+        head, tail = head[: head.index("--")], head[head.index("--"):]
+    kept, name, namespace, skip = [], "", "default", False
+    for index, word in enumerate(head):
+        if skip:
+            skip = False
+        elif word in ("-it", "-ti", "--rm"):
+            continue
+        elif word in _VALUED:
+            skip = True
+            if word in ("-n", "--namespace"):
+                namespace = head[index + 1]
+        elif index >= 2 and not word.startswith("-") and not name:
+            name = word
+        if word not in ("-it", "-ti", "--rm"):
+            kept.append(word)
+    if not name:
+        raise ValueError(f"no pod name in {' '.join(words)!r}")
+    quoted = " ".join(shlex.quote(word) for word in (*kept, *tail))
+    pod, where = shlex.quote(name), f"-n {shlex.quote(namespace)}"
+    return (f"{quoted} 2>&1 | grep -vx 'pod/{name} created'; "
+            f"kubectl wait --for=jsonpath='{{.status.phase}}'=Succeeded pod/{pod} {where} --timeout=90s > /dev/null; "
+            f"kubectl logs {pod} {where}; kubectl delete pod {pod} {where}")
 
 
 def _is_loop_of(words: Sequence[str], verbs: Sequence[str]) -> bool:

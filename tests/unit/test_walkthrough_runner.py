@@ -73,9 +73,14 @@ def test_a_watch_is_stopped_once_the_lines_shown_appeared() -> None:
     assert variant("kubectl get pods -n demo -w -l app=nginx", None).mode is Mode.WATCH
 
 
-def test_an_interactive_throw_away_pod_runs_attached_without_a_terminal() -> None:
-    ran = variant("kubectl run -it --rm --image x dns-test -- bash -c 'nslookup a; nslookup b'", None)
-    assert ran.command == "kubectl run --attach --rm --image x dns-test -- bash -c 'nslookup a; nslookup b'"
+def test_an_interactive_throw_away_pod_runs_logs_and_is_deleted_without_a_terminal() -> None:
+    ran = variant("kubectl run -it --rm --image x dns-test -n demo -- bash -c 'nslookup a; nslookup b'", None)
+    assert ran.command == (
+        "kubectl run --image x dns-test -n demo -- bash -c 'nslookup a; nslookup b' 2>&1 "
+        "| grep -vx 'pod/dns-test created'; "
+        "kubectl wait --for=jsonpath='{.status.phase}'=Succeeded pod/dns-test -n demo --timeout=90s > /dev/null; "
+        "kubectl logs dns-test -n demo; kubectl delete pod dns-test -n demo"
+    )
     assert ran.mode is Mode.ONCE
 
 
