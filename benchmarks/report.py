@@ -15,9 +15,11 @@ from .waits import bounded
 
 
 def fmt(value: float, unit: str) -> str:
-    """A measurement for the table: milliseconds below one second, a ratio as ``0.42x``."""
+    """A measurement for the table: milliseconds below one second, a ratio as ``0.42x``, a count as ``2``."""
     if unit == "x":
         return f"{value:.2f}x"
+    if unit == "n":
+        return f"{value:g}"
     if value < 1.0:
         return f"{value * 1000:.1f} ms"
     return f"{value:.2f} s"

@@ -51,7 +51,7 @@ from typing import Any
 from localcluster import env, paths
 from policy import install
 
-from . import setup
+from . import setup, zk_rollouts
 from .cluster import bench_cluster
 from .deploy import DeployBench
 from .kube import Kube, connect_kube, delete_namespace
@@ -64,7 +64,7 @@ from .statefulsets import bench_statefulsets
 from .zookeeper import bench_zookeeper
 
 #: The groups, in the order they run (``BENCH_GROUPS`` picks some of them).
-GROUPS = ("cluster", "preview", "zookeeper", "mysql", "statefulsets", "deploy", "setup")
+GROUPS = ("cluster", "preview", "zookeeper", "zk-rollouts", "mysql", "statefulsets", "deploy", "setup")
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,12 @@ def main() -> int:
         report.run("cluster", 120, functools.partial(bench_cluster, report, kube))
 
     domain = stack_groups(report, kube, wanted, settings.rounds)
+
+    if "zk-rollouts" in wanted:
+        install.ensure()
+        rollouts = max(zk_rollouts.ROLLOUTS, settings.rounds)
+        report.run(f"zookeeper: {rollouts} rolling updates under a writer", 120 + 60 * rollouts,
+                   functools.partial(zk_rollouts.measure, report, kube, rollouts, folder))
 
     deploy_s: float | None = None
     if "deploy" in wanted:
