@@ -1,6 +1,6 @@
 """The two ways to deploy the same objects: ours (``pulumi up`` of a scratch stack) and the peer's (``kubectl``).
 
-Ours is a stack of the project with all three apps in namespaces of its own (``tests/smoke/scratch.py``
+Ours is a stack of the project with all three apps in namespaces of its own (``harness/scratch.py``
 creates it, as the day-2 drills do), deployed and destroyed with the real ``pulumi up`` / ``destroy``
 and the policy pack. The peer applies the very objects our deploy created, read back from the scratch
 stack's state (``pulumi stack export``), with every namespace name swapped for one of its own, and
@@ -9,7 +9,6 @@ waits with ``kubectl rollout status`` on each StatefulSet: what a user without P
 
 from __future__ import annotations
 
-import importlib
 import json
 import secrets
 import subprocess
@@ -22,16 +21,15 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from harness import scratch as scratch_stacks
+from harness.stack import POLICY_PACKS
+
 from .engine import EventClock
 from .kube import Kube, delete_namespace
 from .stack import REPO, STACK
 from .waits import wait_for
 
-# The smoke tests' scratch stack, reused rather than copied. mypy knows their package by another name
-# (``smoke``, mypy_path = tests) and refuses a file under two names, so it is imported at run time.
-_scratch: Any = importlib.import_module("tests.smoke.scratch")
-APPS: tuple[str, ...] = tuple(_scratch.APPS)
-POLICY_PACKS: list[str] = list(importlib.import_module("tests.smoke.stack").POLICY_PACKS)
+APPS: tuple[str, ...] = scratch_stacks.APPS
 
 #: A StatefulSet must be rolled out within this long (the stack's own rolloutTimeoutSeconds is 300).
 ROLLOUT_S = 300
@@ -114,19 +112,19 @@ class Ours:
     log: Callable[[str], None]
     apps: tuple[str, ...] = APPS
     namespaces: dict[str, str] = field(init=False)
-    scratch: Any = field(init=False)  # tests.smoke.scratch.ScratchStack
+    scratch: scratch_stacks.ScratchStack = field(init=False)
 
     def __post_init__(self) -> None:
         """Prepare (not create) the scratch stack, with the local stack's settings and fresh passwords."""
         self.namespaces = {app: f"bo{self.run_id}-{app}" for app in self.apps}
         project = project_name()
         settings = yaml.safe_load((stack_config_dir() / f"Pulumi.{STACK}.yaml").read_text(encoding="utf-8")) or {}
-        self.scratch = _scratch.ScratchStack(
+        self.scratch = scratch_stacks.ScratchStack(
             work_dir=REPO, config_dir=stack_config_dir(), project=project, name=f"bench-{self.run_id}",
-            base=_scratch.base_config(settings, project, {app: self.namespaces.get(app) for app in APPS}),
+            base=scratch_stacks.base_config(settings, project, {app: self.namespaces.get(app) for app in APPS}),
             passwords={"mysqlRootPassword": secrets.token_hex(12), "mysqlReplicationPassword": secrets.token_hex(12)},
+            emit=self.log,  # its own create/destroy output goes to the log too, not to the table
         )
-        self.scratch._emit = self.log  # its own create/destroy output goes to the log too, not to the table
 
     @property
     def stack(self) -> auto.Stack:

@@ -2,7 +2,7 @@
 
 Each rollout changes ``terminationGracePeriodSeconds`` by one second (a template change that alters no
 behaviour) and runs ``pulumi up``, which restarts the followers first and the leader last. Meanwhile the
-smoke tests' writer (``tests/smoke/zk.py``: kazoo through the client Service, the client settings the
+smoke tests' writer (``harness/zk.py``: kazoo through the client Service, the client settings the
 README names) writes a znode every 0.1 s, and their quorum monitor asks every member for ``mntr`` four
 times a second. Per rollout: the longest gap a client sees between acknowledged writes, the members' own
 longest time without exactly one leader and a synced majority, and the number of elections (new leader
@@ -11,19 +11,16 @@ epochs). Goals: every gap <= 2 s, one election per rollout; split brains are cou
 
 from __future__ import annotations
 
-import importlib
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+
+from harness import zk
+from harness.stack import App, outputs_of
 
 from .kube import Kube, delete_namespace
 from .report import Report, fmt
 from .sides import Ours
-
-# The smoke tests' ZooKeeper clients, reused rather than copied (imported at run time: see sides.py).
-_zk: Any = importlib.import_module("tests.smoke.zk")
-_stack: Any = importlib.import_module("tests.smoke.stack")
 
 #: Rollouts measured by default (issue: at least 5).
 ROLLOUTS = 5
@@ -44,7 +41,7 @@ def measure(report: Report, kube: Kube, rollouts: int, out_dir: Path) -> None:
     ours.create()
     try:
         ours.up()
-        app = _stack.App.from_outputs(_stack.outputs_of(ours.stack), "zookeeper")
+        app = App.from_outputs(outputs_of(ours.stack), "zookeeper")
         port = int(app.ports["client"])
         root = f"/bench-rollout-{uuid.uuid4().hex[:8]}"
         gaps: list[float] = []
@@ -55,8 +52,8 @@ def measure(report: Report, kube: Kube, rollouts: int, out_dir: Path) -> None:
             grace = int(kube.apps.read_namespaced_stateful_set(app.statefulset, app.namespace, _request_timeout=10)
                         .spec.template.spec.termination_grace_period_seconds or 30)
             ours.scratch.set({ours.scratch.key("zookeeper"): {"terminationGracePeriodSeconds": grace + 1}})
-            with _zk.QuorumMonitor(app.pod_dns, port) as monitor, \
-                    _zk.Writer(_zk.client_hosts(app), port, f"{root}/r{number}") as writer:
+            with zk.QuorumMonitor(app.pod_dns, port) as monitor, \
+                    zk.Writer(zk.client_hosts(app), port, f"{root}/r{number}") as writer:
                 writer.wait_for_writes(5, 30, "before the rollout")
                 began = time.perf_counter()
                 ours.up()

@@ -18,6 +18,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from harness.kube import Kube
 from localcluster import paths
 
 # The tutorial's namespace is `demo`, but the deployed stack owns `demo` (its nginx app), so these
@@ -32,12 +33,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @dataclass(frozen=True)
-class Api:
-    """The API groups the tests use (the client ships no useful types: Any)."""
+class Api(Kube):
+    """The smoke tests' API groups, and the version API (the client ships no useful types: Any)."""
 
-    core: Any
-    apps: Any
-    version: Any
+    version: Any = None
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,9 @@ from typing import Any, Self, TypeVar
 import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import stream
 
+from harness import waits
+from harness.kube import exec_in_pod, get_pod, is_ready
 from localcluster import paths
 from localcluster.cluster.spec import layout as lay
 
@@ -45,59 +46,22 @@ NODES = int(os.environ.get("NODES", "3") or 3)
 
 # --- helpers -------------------------------------------------------------------------------------
 
-def wait_until(observe: Callable[[], T], timeout: float, what: str,
-               until: Callable[[T], bool] = bool, interval: float = 0.5) -> T:
-    """Poll ``observe`` until ``until`` holds; fail with the last observation at the deadline."""
-    deadline = time.monotonic() + timeout
-    last = "nothing observed"
-    while True:
-        try:
-            value = observe()
-            if until(value):
-                return value
-            last = repr(value)
-        except (ApiException, OSError, LookupError) as err:
-            last = f"{type(err).__name__}: {err}"
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last}")
-        time.sleep(interval)
+#: What an API or DNS call may raise while the thing waited for is not there yet.
+NOT_YET = (ApiException, OSError, LookupError)
 
 
-def is_ready(pod: Any) -> bool:
-    if pod is None or pod.metadata.deletion_timestamp is not None:
-        return False
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or ())
-
-
-def read_pod(api: Api, namespace: str, name: str) -> Any:
-    try:
-        return api.core.read_namespaced_pod(name, namespace)
-    except ApiException as err:
-        if err.status == 404:
-            return None
-        raise
+def wait_until(observe: Callable[[], T], timeout: float, what: str, until: Callable[[T], bool] = bool) -> T:
+    """``harness.waits.wait_until``, with the API's and the resolver's errors counted as "not yet"."""
+    return waits.wait_until(observe, timeout, what, until=until, ignore=NOT_YET)
 
 
 def wait_pod_ready(api: Api, namespace: str, name: str, not_uid: str | None = None) -> Any:
-    return wait_until(lambda: read_pod(api, namespace, name), POD_READY_S, f"{name} Ready",
-                      until=lambda p: is_ready(p) and p.metadata.uid != not_uid)
-
-
-def exec_in(api: Api, namespace: str, pod: str, command: list[str]) -> str:
-    """Run a command in a pod (API server -> kubelet -> containerd); return stdout, fail on non-zero."""
-    resp = stream(api.core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
-                  stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
-    try:
-        resp.run_forever(timeout=30)
-        out, err, code = str(resp.read_stdout() or ""), str(resp.read_stderr() or ""), resp.returncode
-    finally:
-        resp.close()
-    assert code == 0, f"{command} in {pod} exited {code}: {err.strip() or out.strip()}"
-    return out
+    return wait_until(lambda: get_pod(api, namespace, name), POD_READY_S, f"{name} Ready",
+                      until=lambda p: p is not None and is_ready(p) and p.metadata.uid != not_uid)
 
 
 def resolve_in(api: Api, namespace: str, pod: str, name: str) -> set[str]:
-    out = exec_in(api, namespace, pod, ["getent", "ahostsv4", name])
+    out = exec_in_pod(api, namespace, pod, ["getent", "ahostsv4", name])
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
@@ -242,7 +206,7 @@ def test_default_storage_class_is_standard(api: Api) -> None:
 
 def test_pods_start_in_order(api: Api, web: Web) -> None:
     assert web.created == ["web-demo-0", "web-demo-1"]
-    first, second = read_pod(api, web.namespace, "web-demo-0"), read_pod(api, web.namespace, "web-demo-1")
+    first, second = get_pod(api, web.namespace, "web-demo-0"), get_pod(api, web.namespace, "web-demo-1")
     first_ready = next(c.last_transition_time for c in first.status.conditions if c.type == "Ready")
     assert second.metadata.creation_timestamp >= first_ready
 
@@ -261,7 +225,7 @@ def test_each_pod_gets_its_own_bound_claim_under_the_volumes_dir(api: Api, web: 
 def test_pod_name_resolves_from_another_pod_to_the_pod_ip(api: Api, web: Web, toolbox: str) -> None:
     ns = web.namespace
     name = f"web-demo-0.nginx-demo.{ns}.svc.cluster.local"
-    pod_ip = read_pod(api, ns, "web-demo-0").status.pod_ip
+    pod_ip = get_pod(api, ns, "web-demo-0").status.pod_ip
     assert resolve_in(api, ns, toolbox, name) == {pod_ip}
     assert resolve_in(api, ns, toolbox, "web-demo-0.nginx-demo") == {pod_ip}  # search path
 
@@ -269,7 +233,7 @@ def test_pod_name_resolves_from_another_pod_to_the_pod_ip(api: Api, web: Web, to
 def test_this_machine_resolves_pod_names_through_incluster(api: Api, web: Web) -> None:
     ns = web.namespace
     name = f"web-demo-1.nginx-demo.{ns}.svc.cluster.local"
-    pod_ip = read_pod(api, ns, "web-demo-1").status.pod_ip
+    pod_ip = get_pod(api, ns, "web-demo-1").status.pod_ip
     out = subprocess.run([sys.executable, "-m", "localcluster.incluster", "--", "getent", "ahostsv4", name],
                          capture_output=True, text=True, check=True)
     assert {line.split()[0] for line in out.stdout.splitlines()} == {pod_ip}
@@ -279,8 +243,8 @@ def test_deleted_pod_returns_with_same_name_claim_and_data_and_new_ip_resolves(
     api: Api, web: Web, toolbox: str,
 ) -> None:
     ns = web.namespace
-    exec_in(api, ns, "web-demo-0", ["sh", "-c", "echo kept-on-disk > /usr/share/nginx/html/index.html"])
-    old = read_pod(api, ns, "web-demo-0")
+    exec_in_pod(api, ns, "web-demo-0", ["sh", "-c", "echo kept-on-disk > /usr/share/nginx/html/index.html"])
+    old = get_pod(api, ns, "web-demo-0")
     old_claim = api.core.read_namespaced_persistent_volume_claim("www-web-demo-0", ns).metadata.uid
     api.core.delete_namespaced_pod("web-demo-0", ns)
     new = wait_pod_ready(api, ns, "web-demo-0", not_uid=old.metadata.uid)
@@ -372,12 +336,12 @@ def test_an_unused_service_address_stays_on_the_portless_host_bridge() -> None:
 def test_a_pod_cannot_send_to_an_address_outside_the_machine(api: Api, web: Web, toolbox: str) -> None:
     ns = web.namespace
     probe = "timeout 3 bash -c '</dev/tcp/203.0.113.7/80' 2>&1; echo rc=$?"
-    out = exec_in(api, ns, toolbox, ["bash", "-c", probe])
+    out = exec_in_pod(api, ns, toolbox, ["bash", "-c", probe])
     assert "rc=0" not in out
 
 
 def test_a_pod_reaches_the_api_and_dns_through_service_ips(api: Api, web: Web, toolbox: str) -> None:
     ns = web.namespace
-    out = exec_in(api, ns, toolbox, ["bash", "-c", "timeout 3 bash -c '</dev/tcp/10.96.0.1/443' && echo open"])
+    out = exec_in_pod(api, ns, toolbox, ["bash", "-c", "timeout 3 bash -c '</dev/tcp/10.96.0.1/443' && echo open"])
     assert "open" in out
     assert resolve_in(api, ns, toolbox, "kubernetes.default.svc.cluster.local") == {"10.96.0.1"}

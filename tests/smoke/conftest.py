@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from harness.kube import Kube, connect
+from harness.stack import App, StackDriver, outputs_of, project_file, stack_config_file
 from localcluster import env
 from policy import install
-
-from .kube import Kube, connect
-from .stack import App, StackDriver, outputs_of, project_file, stack_config_file
 
 REPO = Path(__file__).resolve().parents[2]
 

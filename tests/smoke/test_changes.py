@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from .kube import Kube, exec_in_pod, get_pod, wait_ready, wait_rolled_out
-from .stack import App, StackDriver
-from .waits import wait_until
+from harness.kube import Kube, exec_in_pod, get_pod, wait_ready, wait_rolled_out
+from harness.stack import App, StackDriver
+from harness.waits import wait_until
 
 pytestmark = pytest.mark.cluster
 

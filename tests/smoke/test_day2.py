@@ -10,10 +10,9 @@ and every acknowledged write is looked for afterwards. The stack is destroyed at
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,13 @@ import pymysql
 import pytest
 from pulumi import automation as auto
 
-from . import mysqldb
-from .kube import Kube, PodRecorder, exec_in_pod, wait_ready
-from .mysqldb import Login
-from .net import http_get
-from .scratch import ScratchStack, base_config
-from .stack import App, StackDriver
-from .waits import wait_until
+from harness import mysqldb
+from harness.kube import Kube, PodRecorder, exec_in_pod, wait_ready
+from harness.mysqldb import Login, Writer
+from harness.net import http_get
+from harness.scratch import ScratchStack, base_config
+from harness.stack import App, StackDriver
+from harness.waits import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -94,58 +93,6 @@ def fewest_ready(recorder: PodRecorder) -> tuple[int, str]:
         if count < fewest:
             fewest, when = count, f"after {event.event} {event.name} (event {event.seq})"
     return fewest, when
-
-
-@dataclass
-class Writer:
-    """Inserts numbered rows into the primary in a thread; remembers which inserts were acknowledged."""
-
-    host: str
-    port: int
-    login: Login
-    database: str
-    acked: list[int] = field(default_factory=list)
-    failures: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> Writer:
-        """Start writing."""
-        self._thread = threading.Thread(target=self._run, name="mysql-writer", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop writing."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def more_within(self, more: int, timeout: float) -> bool:
-        """Whether ``more`` further writes are acknowledged within ``timeout`` s."""
-        target = len(self.acked) + more
-        try:
-            wait_until(lambda: len(self.acked), timeout, f"{more} more writes", until=lambda n: n >= target)
-        except AssertionError:
-            return False
-        return True
-
-    def _run(self) -> None:
-        number = 0
-        conn: Any = None
-        while not self._stop.is_set():
-            try:
-                if conn is None:
-                    conn = mysqldb.connect(self.host, self.port, self.login, database=self.database)
-                number += 1
-                with conn.cursor() as cur:
-                    cur.execute("INSERT INTO writes (n) VALUES (%s)", (number,))
-                self.acked.append(number)
-            except pymysql.err.MySQLError:
-                self.failures += 1
-                conn = None
-                self._stop.wait(0.2)
-            self._stop.wait(0.05)
 
 
 def rows(host: str, port: int, login: Login, database: str) -> set[int]:
@@ -235,7 +182,7 @@ def test_growing_the_volumes_of_a_live_stack_keeps_every_pod_serving_and_every_f
         assert not small, f"{app.key}: claims that do not report {GROWN[app.key]}: {small}"
     assert not missing_marks(nginx, "before-growth")
     assert writes_after, f"the primary took no more writes after the change ({w.failures} failed attempts)"
-    acked = set(w.acked)
+    acked = w.numbers()
     lost = acked - rows(mysql.dns(mysql.first), mysql.port("mysql"), scratch.root, database)
     assert not lost, f"{len(lost)} acknowledged writes are missing on the primary"
     wait_replicated(mysql, scratch.root, database, acked)

@@ -23,14 +23,13 @@ import pymysql
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from harness import mysqldb, zk
+from harness.kube import Kube, exec_in_pod, get_pod, is_ready, wait_ready, wait_rolled_out
+from harness.mysqldb import Login
+from harness.net import http_get
+from harness.stack import App
+from harness.waits import holds_for, wait_until
 from localcluster.incluster import HOST_MOUNT_NS_FD
-
-from . import mysqldb, zk
-from .kube import Kube, exec_in_pod, get_pod, is_ready, wait_ready, wait_rolled_out
-from .mysqldb import Login
-from .net import http_get
-from .stack import App
-from .waits import holds_for, wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -15,11 +15,11 @@ from typing import Any
 import pymysql
 import pytest
 
-from . import mysqldb
-from .kube import Kube, claim_names, delete_pods, delete_pvcs, pod_uids, wait_ready, wait_rolled_out
-from .mysqldb import Login
-from .stack import App, StackDriver
-from .waits import wait_until
+from harness import mysqldb
+from harness.kube import Kube, claim_names, delete_pods, delete_pvcs, pod_uids, wait_ready, wait_rolled_out
+from harness.mysqldb import Login
+from harness.stack import App, StackDriver
+from harness.waits import wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -19,12 +19,12 @@ import pymysql
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from . import mysqldb
-from .kube import Kube, get_pod, is_ready
-from .mysqldb import Login
-from .scratch import ScratchStack, base_config
-from .stack import App, StackDriver
-from .waits import holds_for, wait_until
+from harness import mysqldb
+from harness.kube import Kube, get_pod, is_ready
+from harness.mysqldb import Login
+from harness.scratch import ScratchStack, base_config
+from harness.stack import App, StackDriver
+from harness.waits import holds_for, wait_until
 
 pytestmark = pytest.mark.cluster
 

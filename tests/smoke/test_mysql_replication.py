@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pymysql
 import pytest
 from kubernetes import client
 
-from . import mysqldb
-from .kube import Kube, delete_pods, get_pod, is_ready, pod_uids, wait_rolled_out
-from .mysqldb import Login
-from .stack import App
-from .waits import wait_until
+from harness import mysqldb
+from harness.kube import Kube, delete_pods, get_pod, is_ready, pod_uids, wait_rolled_out
+from harness.mysqldb import Login, Writer
+from harness.stack import App
+from harness.waits import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -175,57 +173,6 @@ def test_the_backup_port_gives_a_non_member_no_data(kube: Kube, mysql: App) -> N
 # --- writes while the primary restarts ---------------------------------------------------------------
 
 
-@dataclass
-class Writer:
-    """Inserts numbered rows into the primary in a thread; remembers when each insert was acknowledged."""
-
-    host: str
-    port: int
-    login: Login
-    database: str
-    acked: list[tuple[int, float]] = field(default_factory=list)  # (n, monotonic time of the ack)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> Writer:
-        """Start writing."""
-        self._thread = threading.Thread(target=self._run, name="mysql-writer", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop writing."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        number = 0
-        conn: Any = None
-        while not self._stop.is_set():
-            try:
-                if conn is None:
-                    conn = pymysql.connect(host=self.host, port=self.port, user=self.login.user,
-                                           password=self.login.password, database=self.database,
-                                           connect_timeout=2, read_timeout=5, write_timeout=5, autocommit=True)
-                number += 1
-                with conn.cursor() as cur:
-                    cur.execute("INSERT INTO writes (n) VALUES (%s)", (number,))
-                self.acked.append((number, time.monotonic()))
-            except pymysql.err.MySQLError:
-                conn = None
-                self._stop.wait(0.1)
-            self._stop.wait(0.02)
-
-    def longest_gap(self) -> tuple[float, int]:
-        """The longest time between two acknowledged writes, and the first write after it."""
-        gap, after = 0.0, 0
-        for (_, before), (n, at) in zip(self.acked, self.acked[1:], strict=False):
-            if at - before > gap:
-                gap, after = at - before, n
-        return gap, after
-
-
 def _max_row(host: str, port: int, login: Login, database: str) -> int:
     ((most,),) = mysqldb.query(host, port, login, f"SELECT COALESCE(MAX(n), 0) FROM `{database}`.writes")
     return int(most)
@@ -271,7 +218,7 @@ def test_writes_during_a_primary_restart_are_on_every_member_and_replicas_catch_
         return bool(ready) and len(caught_up) == len(replicas)
 
     with Writer(primary, port, root, database) as writer:
-        wait_until(lambda: len(writer.acked), 30, "the writer's first 20 writes", until=lambda n: n >= 20)
+        writer.wait_for_writes(20, 30, "before the primary's pod is deleted")
         deleted = time.monotonic()
         delete_pods(kube, mysql.namespace, [primary_pod])
         try:
@@ -280,10 +227,9 @@ def test_writes_during_a_primary_restart_are_on_every_member_and_replicas_catch_
         except AssertionError as error:
             raise AssertionError(f"{error}: Ready after {ready - deleted if ready else None} s, first write after "
                                  f"the outage {first_after or None}, replicas with it {sorted(caught_up)}") from None
-        target = len(writer.acked) + 20
-        wait_until(lambda: len(writer.acked), 30, "20 more writes", until=lambda n: n >= target)
+        writer.wait_for_writes(20, 30, "after the primary is back")
     gap, _ = writer.longest_gap()
-    acked = {n for n, _ in writer.acked}
+    acked = writer.numbers()
     print(f"primary deleted: new pod Ready after {ready - deleted:.1f} s; write outage {gap:.1f} s; writes "
           f"accepted again {accepted - ready:+.1f} s from Ready; {len(acked)} writes acknowledged")
     for name, at in sorted(caught_up.items()):

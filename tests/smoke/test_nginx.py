@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .kube import (
+from harness.kube import (
     Kube,
     PodRecorder,
     PodSeen,
@@ -34,9 +34,9 @@ from .kube import (
     wait_ready,
     wait_rolled_out,
 )
-from .net import http_get, resolve
-from .stack import REMOVE, App, StackDriver
-from .waits import holds_for, wait_until
+from harness.net import http_get, resolve
+from harness.stack import REMOVE, App, StackDriver
+from harness.waits import holds_for, wait_until
 
 pytestmark = pytest.mark.cluster
 

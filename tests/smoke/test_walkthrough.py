@@ -20,10 +20,10 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from pulumi import automation as auto
 
-from .kube import Kube, claim_names, delete_pvcs, get_pod, pvc_names, statefulset, wait_rolled_out
-from .stack import POLICY_PACKS, App, StackDriver
-from .waits import wait_until
-from .walkthrough import parse, run_step
+from harness.kube import Kube, claim_names, delete_pvcs, get_pod, pvc_names, statefulset, wait_rolled_out
+from harness.stack import POLICY_PACKS, App, StackDriver
+from harness.waits import wait_until
+from harness.walkthrough import parse, run_step
 
 pytestmark = pytest.mark.cluster
 

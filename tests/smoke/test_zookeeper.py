@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from . import quorum, zk
-from .kube import Kube, delete_pods, get_pod, grace_period, pod_uids, wait_ready, wait_rolled_out
-from .stack import App, StackDriver
-from .waits import wait_until
+from harness import quorum, zk
+from harness.kube import Kube, delete_pods, get_pod, grace_period, pod_uids, wait_ready, wait_rolled_out
+from harness.stack import App, StackDriver
+from harness.waits import wait_until
 
 pytestmark = pytest.mark.cluster
 

@@ -1,10 +1,10 @@
-"""The quorum monitor's judgement of one sample of every member's answers (tests/smoke/quorum.py)."""
+"""The quorum monitor's judgement of one sample of every member's answers (harness/quorum.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from smoke.quorum import FOLLOWING, LEADING, Member, Verdict, classify, elections, outages
+from harness.quorum import FOLLOWING, LEADING, Member, Verdict, classify, elections, outages
 
 
 def leader(synced: int = 2, epoch: int = 7, peer_state: str = LEADING) -> Member:

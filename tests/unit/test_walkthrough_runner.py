@@ -1,13 +1,13 @@
-"""The walkthrough runner (tests/smoke/walkthrough.py): which lines it runs, how it compares, what it runs."""
+"""The walkthrough runner (harness/walkthrough.py): which lines it runs, how it compares, what it runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from smoke.walkthrough import Mode, Step, difference, matches, parse, run_step, variant
 
 from conftest import Render
+from harness.walkthrough import Mode, Step, difference, matches, parse, run_step, variant
 from localcluster.images import catalog
 
 PAGE = """\

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import itertools
+import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pymysql
 
 from .kube import Kube
 from .stack import App
+from .waits import wait_until
 
 #: Server errors that mean "this server is read-only" (ER_OPTION_PREVENTS_STATEMENT, and the
 #: read-only-transaction error some versions give instead).
@@ -98,3 +102,79 @@ def replication_summary(status: dict[str, Any]) -> str:
     keys = ("Replica_IO_Running", "Slave_IO_Running", "Replica_SQL_Running", "Slave_SQL_Running",
             "Last_IO_Error", "Last_SQL_Error", "Source_Host", "Master_Host")
     return ", ".join(f"{k}={status[k]!r}" for k in keys if k in status and status[k] not in ("", None))
+
+
+@dataclass
+class Writer:
+    """Inserts numbered rows into ``database.writes`` on ``host`` in a thread, reconnecting after errors.
+
+    Remembers each acknowledged insert with the time of its acknowledgement, so a drill can check that no
+    acknowledged commit is lost and measure the longest stretch without one. Short timeouts (connect 2 s,
+    read and write 5 s) keep an outage measured as the server's, not the client's.
+    """
+
+    host: str
+    port: int
+    login: Login
+    database: str
+    acked: list[tuple[int, float]] = field(default_factory=list)  # (n, monotonic time of the ack)
+    failures: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Writer:
+        """Start writing."""
+        self._thread = threading.Thread(target=self._run, name="mysql-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop writing."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        number = 0
+        conn: Any = None
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = pymysql.connect(host=self.host, port=self.port, user=self.login.user,
+                                           password=self.login.password, database=self.database,
+                                           connect_timeout=2, read_timeout=5, write_timeout=5, autocommit=True)
+                number += 1
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO writes (n) VALUES (%s)", (number,))
+                self.acked.append((number, time.monotonic()))
+            except pymysql.err.MySQLError:
+                self.failures += 1
+                conn = None
+                self._stop.wait(0.1)
+            self._stop.wait(0.02)
+
+    def numbers(self) -> set[int]:
+        """The acknowledged inserts."""
+        return {n for n, _ in self.acked}
+
+    def wait_for_writes(self, more: int, timeout: float, what: str) -> None:
+        """Wait until ``more`` further inserts are acknowledged; fail naming ``what`` at the deadline."""
+        target = len(self.acked) + more
+        wait_until(lambda: len(self.acked), timeout, f"{more} more acknowledged writes {what}",
+                   until=lambda n: n >= target)
+
+    def more_within(self, more: int, timeout: float) -> bool:
+        """Whether ``more`` further inserts are acknowledged within ``timeout`` s."""
+        try:
+            self.wait_for_writes(more, timeout, "")
+        except AssertionError:
+            return False
+        return True
+
+    def longest_gap(self) -> tuple[float, int]:
+        """The longest time between two acknowledged inserts, and the first insert after it."""
+        gap, after = 0.0, 0
+        for (_, before), (n, at) in itertools.pairwise(self.acked):
+            if at - before > gap:
+                gap, after = at - before, n
+        return gap, after

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,10 @@ from .stack import POLICY_PACKS, merge, outputs_of
 
 SECRET_KEYS = ("mysqlRootPassword", "mysqlReplicationPassword")
 APPS = ("nginx", "zookeeper", "mysql")
+
+
+def _print_line(line: str) -> None:
+    print(line.rstrip("\n"), flush=True)  # captured by pytest, shown with a failing test
 
 
 class ScratchStack:
@@ -36,8 +40,13 @@ class ScratchStack:
         name: str,
         base: Mapping[str, Any],
         passwords: Mapping[str, str],
+        emit: Callable[[str], None] | None = None,
     ) -> None:
-        """Prepare stack ``name`` with ``base`` (the ``config`` mapping, plain values) and the passwords."""
+        """Prepare stack ``name`` with ``base`` (the ``config`` mapping, plain values) and the passwords.
+
+        ``emit`` receives the engine's output lines (default: printed, so pytest shows them with a failure).
+        """
+        self._emit = emit or _print_line
         self.work_dir = work_dir
         self.project = project
         self.name = name
@@ -49,10 +58,6 @@ class ScratchStack:
     def key(self, short: str) -> str:
         """``nginx`` -> ``stateful:nginx``."""
         return f"{self.project}:{short}"
-
-    @staticmethod
-    def _emit(line: str) -> None:
-        print(line.rstrip("\n"), flush=True)  # captured by pytest, shown with a failing test
 
     def _document(self) -> dict[str, Any]:
         return dict(yaml.safe_load(self.config_file.read_text(encoding="utf-8")) or {})
