@@ -9,7 +9,10 @@ so ``pulumi preview`` shows it and ``pulumi up`` waits for it) does instead, one
 2. of the pods not on the update revision, delete first one that the app's ``last`` command (run in the
    pod) does not name, and the ones it names (the leader) only when no other pod is left; the command is
    asked again before every deletion, so a leader that moved is still restarted last;
-3. wait until the pod is back on the update revision and Ready, then go on.
+3. wait until the pod is back on the update revision and Ready, and until every other member resolves
+   its stable DNS name to its new address (the cluster DNS caches the name's absence for a few seconds
+   after the old pod went; a peer that cannot resolve it cannot reach it in the next election), then go
+   on.
 
 It fails, naming the pod and what it saw, when a step runs past ``timeout_seconds``; the next ``pulumi
 up`` resumes with the pods still on the old revision. Its state is small and plain, and it runs again
@@ -85,20 +88,40 @@ class _Cluster:
             )
         return found
 
-    def goes_last(self, pod: str) -> bool:
-        if not self.last:
-            return False
-        kwargs: dict[str, Any] = {"command": self.last, "stderr": True, "stdin": False, "stdout": True,
+    def run_in(self, pod: str, command: list[str]) -> tuple[int, str]:
+        """Run ``command`` in the pod's container; its exit code and standard output."""
+        kwargs: dict[str, Any] = {"command": command, "stderr": True, "stdin": False, "stdout": True,
                                   "tty": False, "_preload_content": False}
         if self.container:
             kwargs["container"] = self.container
         resp = stream(self.core.connect_get_namespaced_pod_exec, pod, self.namespace, **kwargs)
         try:
             resp.run_forever(timeout=EXEC_TIMEOUT_SECONDS)
-            code = resp.returncode
+            return int(resp.returncode if resp.returncode is not None else -1), str(resp.read_stdout() or "")
         finally:
             resp.close()
-        return bool(code == 0)
+
+    def goes_last(self, pod: str) -> bool:
+        if not self.last:
+            return False
+        code, _ = self.run_in(pod, self.last)
+        return code == 0
+
+    def unresolved_by(self, pod: str) -> list[str]:
+        """The other Ready members that do not yet resolve ``pod``'s stable name to its current address."""
+        live: Any = self.core.read_namespaced_pod(pod, self.namespace)
+        address, domain = live.status.pod_ip, live.spec.subdomain
+        if not address or not domain:
+            return []
+        name = f"{pod}.{domain}"  # completed by each peer's search path (<namespace>.svc.<cluster domain>)
+        lagging = []
+        for peer, state in sorted(self.pods().items()):
+            if peer == pod or not state.ready or state.deleting:
+                continue
+            code, out = self.run_in(peer, ["getent", "ahostsv4", name])
+            if code != 0 or address not in {line.split()[0] for line in out.splitlines() if line.strip()}:
+                lagging.append(peer)
+        return lagging
 
     def wait(self, what: str, check: Callable[[], str | None]) -> None:
         """Poll ``check`` (None when done, else what it saw) until done or the deadline."""
@@ -157,6 +180,12 @@ def roll(props: dict[str, Any]) -> list[str]:
             return None
 
         cluster.wait(f"{name} to be back on revision {revision} and Ready", back)
+
+        def resolved(name: str = name) -> str | None:
+            lagging = cluster.unresolved_by(name)
+            return f"not resolved to its new address yet by {lagging}" if lagging else None
+
+        cluster.wait(f"every other member to resolve {name} to its new address", resolved)
 
 
 class OrderedRolloutProvider(ResourceProvider):

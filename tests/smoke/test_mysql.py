@@ -16,7 +16,7 @@ import pymysql
 import pytest
 
 from harness import mysqldb
-from harness.kube import Kube, claim_names, delete_pods, delete_pvcs, pod_uids, wait_ready, wait_rolled_out
+from harness.kube import Kube, claim_names, delete_pods, delete_pvcs, get_pod, pod_uids, wait_ready, wait_rolled_out
 from harness.mysqldb import Login
 from harness.stack import App, StackDriver
 from harness.waits import wait_until
@@ -237,3 +237,52 @@ class TestAddingAReplica:
                                      SERVER_S, f"{mysql.pod(scaled_up.ordinal)} to accept connections", ignore=DOWN)
         assert int(server_id) == 100 + scaled_up.ordinal, (
             f"{mysql.pod(scaled_up.ordinal)} reports server_id {server_id}, expected {100 + scaled_up.ordinal}")
+
+
+@dataclass(frozen=True)
+class Returned:
+    """A replica scaled away and back with its claim retained: the rows it must have, its init log."""
+
+    existing: dict[int, str]
+    ordinal: int
+    init_log: str
+
+
+@pytest.fixture(scope="class")
+def returned(kube: Kube, mysql: App, root: Login, db: str, driver: StackDriver) -> Iterator[Returned]:
+    """3 -> 4 -> 3 -> 4 through ``pulumi up``: rows written while the fourth replica was away; back to 3 after."""
+    ns = mysql.namespace
+    new = mysql.ordinals[-1] + 1
+    more = {driver.key(mysql): {"replicas": mysql.replicas + 1}}
+    wait_rolled_out(kube, ns, mysql.statefulset)
+    try:
+        driver.up_with(more)
+        wait_ready(kube, ns, [mysql.pod(new)])
+        _insert(mysql, root, db, {400: f"before-away-{db}"})
+        _wait_replicated(mysql, new, root, db, rows={400: f"before-away-{db}"}, timeout=REPLICATION_S)
+        driver.restore()
+        wait_until(lambda: get_pod(kube, ns, mysql.pod(new)), SERVER_S, f"{mysql.pod(new)} to be gone",
+                   until=lambda pod: pod is None)
+        _insert(mysql, root, db, {401: f"while-away-{db}"})
+        driver.up_with(more)
+        wait_ready(kube, ns, [mysql.pod(new)])
+        init_log = str(kube.core.read_namespaced_pod_log(mysql.pod(new), ns, container="init-data"))
+        yield Returned(existing=_rows(_primary(mysql), mysql, root, db), ordinal=new, init_log=init_log)
+    finally:
+        if driver.changed:
+            driver.restore()
+        delete_pvcs(kube, ns, claim_names(kube, ns, mysql.statefulset, [new]))
+
+
+class TestAReturningReplica:
+    """A replica scaled away keeps its claim (whenScaled: Retain); scaled back, it resumes from its own data."""
+
+    def test_a_returning_replica_starts_from_its_own_data_without_a_fresh_clone(self, returned: Returned) -> None:
+        assert "the data directory is already initialized" in returned.init_log, (
+            f"the returning replica did not start from its retained volume; its init-data log: {returned.init_log}")
+        assert "cloning" not in returned.init_log, f"the returning replica cloned again: {returned.init_log}"
+
+    def test_a_returning_replica_has_every_row_written_while_it_was_away(
+        self, mysql: App, root: Login, db: str, returned: Returned
+    ) -> None:
+        _wait_replicated(mysql, returned.ordinal, root, db, rows=returned.existing, timeout=REPLICATION_S)
