@@ -66,7 +66,11 @@ def test_a_config_change_under_partition_reaches_only_the_updated_pods_and_up_wa
     try:
         driver.up_with({key: {"updateStrategy": {"partition": 1}, "logLevel": "WARN"}})
         status = _status_now(kube, zookeeper)
-        wanted = {"observed": True, "ready": 3, "updated": zookeeper.replicas - 1, "same_revision": False}
+        # currentRevision is not compared here: under ZooKeeper's default OnDelete the controller never
+        # advances it, so after earlier rollouts it may already name the new revision; the files per pod
+        # below show what partition 1 kept back.
+        status.pop("same_revision")
+        wanted = {"observed": True, "ready": 3, "updated": zookeeper.replicas - 1}
         assert status == wanted, f"right after `pulumi up` returned: {status}, expected {wanted}"
         levels = {i: _level(kube, zookeeper, i) for i in zookeeper.ordinals}
         assert levels == {0: "INFO", 1: "WARN", 2: "WARN"}, f"files per pod under partition 1: {levels}"
