@@ -6,7 +6,8 @@ import base64
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,3 +179,20 @@ class Writer:
             if at - before > gap:
                 gap, after = at - before, n
         return gap, after
+
+
+#: Errors that mean "this server is not there (yet)".
+DOWN = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+
+
+@contextmanager
+def writes_database(app: App, login: Login, name: str) -> Iterator[str]:
+    """Database ``name`` with the table ``writes (n INT PRIMARY KEY)`` on the primary; dropped afterwards."""
+    primary, port = app.dns(app.first), app.port("mysql")
+    query(primary, port, login, f"CREATE DATABASE `{name}`")
+    query(primary, port, login, f"CREATE TABLE `{name}`.writes (n INT PRIMARY KEY)")
+    try:
+        yield name
+    finally:
+        wait_until(lambda: query(primary, port, login, f"DROP DATABASE IF EXISTS `{name}`"), 300,
+                   f"the primary to drop {name}", until=lambda _: True, ignore=DOWN)

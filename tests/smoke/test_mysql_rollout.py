@@ -48,14 +48,9 @@ def root(kube: Kube, mysql: App) -> Login:
 @pytest.fixture(scope="module")
 def database(kube: Kube, mysql: App, root: Login, run_id: str) -> Iterator[str]:
     """This run's database with a table of numbered writes; dropped at the end."""
-    name = f"roll_{run_id}"
-    primary, port = mysql.dns(mysql.first), mysql.port("mysql")
     wait_rolled_out(kube, mysql.namespace, mysql.statefulset)
-    mysqldb.query(primary, port, root, f"CREATE DATABASE `{name}`")
-    mysqldb.query(primary, port, root, f"CREATE TABLE `{name}`.writes (n INT PRIMARY KEY)")
-    yield name
-    wait_until(lambda: mysqldb.query(primary, port, root, f"DROP DATABASE IF EXISTS `{name}`"), 300,
-               f"the primary to drop {name}", until=lambda _: True, ignore=DOWN)
+    with mysqldb.writes_database(mysql, root, f"roll_{run_id}") as name:
+        yield name
 
 
 def _rows(host: str, port: int, login: Login, database: str) -> set[int]:
