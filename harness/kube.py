@@ -172,11 +172,18 @@ def wait_rolled_out(kube: Kube, namespace: str, name: str, timeout: float = POD_
     try:
         return wait_until(observe, timeout, f"StatefulSet {name} to finish rolling out", until=done)
     except AssertionError:
-        st = observe().status
+        sts = observe()
+        st, strategy = sts.status, sts.spec.update_strategy
+        held = ""
+        partition = strategy.rolling_update.partition if strategy and strategy.rolling_update else None
+        if partition:
+            held = (f"; the live partition is {partition}, so pods below ordinal {partition} stay on the old "
+                    "revision (changed outside the stack? `make up` refreshes and takes it back)")
         raise AssertionError(
             f"timed out after {timeout:.0f} s waiting for StatefulSet {name} to finish rolling out; "
             f"replicas={st.replicas} ready={st.ready_replicas} updated={st.updated_replicas} "
-            f"current={st.current_revision} update={st.update_revision}") from None
+            f"current={st.current_revision} update={st.update_revision}"
+            f" strategy={strategy.type if strategy else None}{held}") from None
 
 
 def pvc_names(kube: Kube, namespace: str) -> set[str]:

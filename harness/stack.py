@@ -6,7 +6,7 @@ stack outputs only, so the tests run against any stack on any cluster.
 Config changes never touch the stack's config file in the repository: ``StackDriver`` writes the
 changed config to a temporary copy and runs ``pulumi up --config-file <copy>``; restoring is a plain
 ``up`` with the stack's own file. A test run that dies half-way therefore leaves the repository
-clean, and the next ``make up`` (or test) puts the cluster back.
+clean, and the next ``make up`` (which refreshes first, so kubectl changes are read back) puts the cluster back.
 """
 
 from __future__ import annotations
@@ -174,13 +174,15 @@ class StackDriver:
     def _emit(line: str) -> None:
         print(line.rstrip("\n"), flush=True)  # captured by pytest, shown with a failing test
 
-    def _up(self, config_file: Path | None) -> dict[str, Any]:
-        self._emit(f"--- pulumi up ({'changed config' if config_file else 'stack config'})")
+    def _up(self, config_file: Path | None, *, refresh: bool = False) -> dict[str, Any]:
+        self._emit(f"--- pulumi up{' --refresh' if refresh else ''} "
+                   f"({'changed config' if config_file else 'stack config'})")
         result = self.stack.up(
             on_output=self._emit,
             color="never",
             config_file=str(config_file) if config_file else None,
             policy_packs=POLICY_PACKS,
+            refresh=refresh or None,
         )
         return {k: v.value for k, v in result.outputs.items()}
 
@@ -206,9 +208,9 @@ class StackDriver:
                 on_output=self._emit, color="never", config_file=str(changed_file), policy_packs=POLICY_PACKS
             )
 
-    def restore(self) -> dict[str, Any]:
-        """``pulumi up`` with the stack's own config."""
-        outputs = self._up(None)
+    def restore(self, *, refresh: bool = False) -> dict[str, Any]:
+        """``pulumi up`` with the stack's own config; with ``refresh``, changes made with kubectl are taken back too."""
+        outputs = self._up(None, refresh=refresh)
         self.changed = False
         return outputs
 

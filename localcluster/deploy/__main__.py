@@ -24,11 +24,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         install.ensure()  # the pack's own virtualenv (policy/.venv)
     printer = lambda line: print(line, flush=True)  # noqa: E731
     if args.action == "up":
-        with phase(f"pulumi up --stack {args.stack}"):
-            st.up(on_output=printer, color="never", policy_packs=POLICY_PACKS)
+        # --refresh: a change made with kubectl since the last up (a partition, a scale, an interrupted
+        # drill) is read back first, so this up takes it back instead of finding "no changes".
+        with phase(f"pulumi up --refresh --stack {args.stack}"):
+            st.up(on_output=printer, color="never", policy_packs=POLICY_PACKS, refresh=True)
     elif args.action == "preview":
-        with phase(f"pulumi preview --stack {args.stack}"):
-            st.preview(on_output=printer, color="never", policy_packs=POLICY_PACKS)
+        with phase(f"pulumi preview --refresh --stack {args.stack}"):
+            st.preview(on_output=printer, color="never", policy_packs=POLICY_PACKS, refresh=True)
     elif args.action == "destroy":
         with phase(f"pulumi destroy --stack {args.stack}"):
             st.destroy(on_output=printer, color="never")

@@ -89,7 +89,7 @@ def page_stack(kube: Kube, nginx: App, driver: StackDriver) -> Iterator[Snapshot
         f"{PAGE.name} is written for the local stack's nginx (namespace, StatefulSet, Service, replicas, "
         f"strategy, partition = {NAMESPACE}, {STATEFULSET}, {SERVICE}, {REPLICAS}, RollingUpdate, 0); "
         f"this stack has {found}")
-    driver.restore()  # the page starts from the stack as its program says (a no-op `pulumi up` after make up)
+    driver.restore(refresh=True)  # the page starts from the stack as its program says, kubectl changes taken back
     wait_rolled_out(kube, NAMESPACE, STATEFULSET)
     before = _snapshot(kube)
     try:
