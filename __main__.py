@@ -41,6 +41,7 @@ if settings.mysql.enabled:
     credentials = MySQLCredentials(
         root_password=config.require_secret("mysqlRootPassword"),
         replication_password=config.require_secret("mysqlReplicationPassword"),
+        app_password=config.require_secret("mysqlAppPassword"),
     )
 
 provider = kubernetes_provider("kubernetes", settings.kubeconfig_context)

@@ -28,10 +28,14 @@ from apps.mysql_scripts import (
     BACKUP_PORT,
     CONF_DIR,
     DATA_MOUNT,
+    DEFAULT_APP_DATABASE,
+    DEFAULT_APP_USER,
     DEFAULT_MAX_REPLICA_LAG_S,
     INIT_FILE,
     MYSQL_PORT,
     READY_FILE,
+    RESERVED_DATABASES,
+    RESERVED_USERS,
     RUN_DIR,
     SCRIPTS_DIR,
     MySQLFlavor,
@@ -77,6 +81,11 @@ RECOVERY_KEY = "recover-empty-primary"
 SECRET = "mysql-credentials"
 ROOT_PASSWORD_KEY = "root-password"
 REPLICATION_PASSWORD_KEY = "replication-password"
+APP_PASSWORD_KEY = "app-password"
+#: Names the scripts put into SQL unquoted by anything but backticks and quotes: letters, digits, underscore.
+_SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+APP_USER_MAX = 32  # MySQL's limit (MariaDB allows 80)
+APP_DATABASE_MAX = 64
 DEFAULT_IMAGE = "mysql:8.4.3"
 SIDECAR_RESOURCES = Resources(requests={"cpu": "50m", "memory": "64Mi"}, limits={"memory": "256Mi"})
 _BUFFER_POOL = re.compile(r"^[1-9][0-9]*[KMG]?$")
@@ -115,6 +124,7 @@ class MySQLCredentials:
 
     root_password: pulumi.Output[str]
     replication_password: pulumi.Output[str]
+    app_password: pulumi.Output[str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +143,9 @@ class MySQLSettings:
     primary_service: bool = True
     # An empty primary refuses to start while a replica holds history; true makes it clone the most advanced one.
     recover_empty_primary: bool = False
+    # The application's account (password: secret config mysqlAppPassword) and the database it owns.
+    app_user: str = DEFAULT_APP_USER
+    app_database: str = DEFAULT_APP_DATABASE
     workload: WorkloadSpec = field(default=DEFAULT_WORKLOAD, metadata={FLATTEN: True})
 
     def __post_init__(self) -> None:
@@ -155,6 +168,23 @@ class MySQLSettings:
                 "max_replica_lag_seconds",
                 f"must be between 1 and 86400 seconds (a day), got {self.max_replica_lag_seconds}",
             )
+        self._check_app_names()
+
+    def _check_app_names(self) -> None:
+        for name, value, most, reserved in (
+            ("app_user", self.app_user, APP_USER_MAX, RESERVED_USERS),
+            ("app_database", self.app_database, APP_DATABASE_MAX, RESERVED_DATABASES),
+        ):
+            if not _SQL_NAME.match(value) or len(value) > most:
+                raise InvalidFieldError(
+                    name, f"must be letters, digits and underscores, not starting with a digit, at most {most} "
+                    f"characters, got {value!r}"
+                )
+            if value.lower() in {r.lower() for r in reserved}:
+                raise InvalidFieldError(
+                    name, f"must not be one the set or the server keeps for itself ({', '.join(sorted(reserved))}), "
+                    f"got {value!r}"
+                )
 
     def _check_image(self) -> None:
         """The image must carry the flavor's server: its repository name says which one it is.
@@ -250,7 +280,10 @@ def service_args(
         innodb_buffer_pool_size=settings.innodb_buffer_pool_size,
         binlog_expire_days=settings.binlog_expire_days,
         max_replica_lag_seconds=settings.max_replica_lag_seconds,
+        app_user=settings.app_user,
+        app_database=settings.app_database,
     )
+    app_password = secret_env("MYSQL_APP_PASSWORD", SECRET, APP_PASSWORD_KEY)
     root = secret_env("MYSQL_ROOT_PASSWORD", SECRET, ROOT_PASSWORD_KEY)
     replication = secret_env("MYSQL_REPLICATION_PASSWORD", SECRET, REPLICATION_PASSWORD_KEY)
     state = {"data": DATA_MOUNT, "conf": CONF_DIR, "run": RUN_DIR}
@@ -282,7 +315,7 @@ def service_args(
                 command=["bash", f"{SCRIPTS_DIR}/init-config.sh"],
                 mounts={"conf": CONF_DIR},
                 read_only_mounts=scripts,
-                env=[root, replication],
+                env=[root, replication, app_password],
             ),
             container(
                 workload,
@@ -329,6 +362,7 @@ def service_args(
             data={
                 ROOT_PASSWORD_KEY: credentials.root_password,
                 REPLICATION_PASSWORD_KEY: credentials.replication_password,
+                APP_PASSWORD_KEY: credentials.app_password,
             },
         ),
         disruption_budget=budget_or(workload, DisruptionBudget(max_unavailable=1)),
@@ -383,13 +417,17 @@ def deploy(
     outputs.update(
         {
             "flavor": str(settings.flavor),
+            "net_write_timeout": settings.net_write_timeout,
             "primary_dns": outputs["pod_dns"][0],
             "read_service": READ_SERVICE,
             "secret": {
                 "name": SECRET,
                 "root_password_key": ROOT_PASSWORD_KEY,
                 "replication_password_key": REPLICATION_PASSWORD_KEY,
+                "app_password_key": APP_PASSWORD_KEY,
             },
+            "app_user": settings.app_user,
+            "app_database": settings.app_database,
         }
     )
     return outputs

@@ -20,7 +20,7 @@ from infra.podsecurity import PodSecurityLevels, namespace_labels
 from infra.workload import DNS_SUBDOMAIN, RetentionAction
 
 PROJECT = "stateful"
-SECRET_KEYS = ("mysqlRootPassword", "mysqlReplicationPassword")
+SECRET_KEYS = ("mysqlRootPassword", "mysqlReplicationPassword", "mysqlAppPassword")
 _SECTIONS: dict[str, type[Any]] = {"nginx": NginxSettings, "zookeeper": ZooKeeperSettings, "mysql": MySQLSettings}
 _SCALARS = ("clusterDomain", "kubeconfigContext")
 POD_SECURITY = "podSecurity"

@@ -1,7 +1,8 @@
 """Failover on the scratch stack: ZooKeeper's leader pod deleted, MySQL's primary pod deleted; N rounds each.
 
 Only the apps' public behaviour is used: names and ports from the stack outputs, ZooKeeper's ``srvr``
-four-letter word and client port, MySQL's SQL port with the root login the stack was given.
+four-letter word and client port, MySQL's SQL port with the application account the stack creates (root
+logs in only through a pod's socket), in a table ``bench_<uuid>`` of the application database.
 
 - ZooKeeper: a client writes a znode every 50 ms through the client Service; the leader's pod is
   deleted; the election time runs from the delete call until another member reports ``leader``, the
@@ -9,7 +10,7 @@ four-letter word and client port, MySQL's SQL port with the root login the stack
 - MySQL: a client inserts a row every 50 ms on the primary's stable DNS name, reconnecting after
   errors; the primary's pod is deleted; the write outage is the longest stretch without an
   acknowledged insert, the replica catch-up runs from the first insert acknowledged after the outage
-  until every replica has it.
+  until every replica has it. The table is dropped afterwards.
 
 Each round waits until the set has settled again (every pod Ready, one leader) before the next.
 """
@@ -29,6 +30,7 @@ import pymysql
 from kazoo.client import KazooClient
 
 from .kube import Kube, is_ready, read_pod
+from .mysql import Login, quoted
 from .report import Report, fmt
 from .sides import Ours
 from .waits import wait_for
@@ -170,7 +172,7 @@ class Inserter:
 
     host: str
     port: int
-    password: str
+    login: Login
     table: str
     conn: Any = None
 
@@ -178,7 +180,7 @@ class Inserter:
         """Insert row ``n``."""
         try:
             if self.conn is None:
-                self.conn = connect(self.host, self.port, self.password)
+                self.conn = connect(self.host, self.port, self.login)
             with self.conn.cursor() as cur:
                 cur.execute(f"INSERT INTO {self.table} (id) VALUES (%s)", (n,))
         except Exception:
@@ -190,16 +192,26 @@ class Inserter:
             raise
 
 
-def connect(host: str, port: int, password: str) -> Any:
-    """An autocommit root connection with short timeouts."""
-    return pymysql.connect(host=host, port=port, user="root", password=password, connect_timeout=2,
+def connect(host: str, port: int, login: Login) -> Any:
+    """An autocommit connection as the application account, with short timeouts."""
+    return pymysql.connect(host=host, port=port, user=login.user, password=login.password, connect_timeout=2,
                            read_timeout=3, write_timeout=3, autocommit=True)
 
 
-def has_row(host: str, port: int, password: str, table: str, n: int) -> bool | None:
+def execute(host: str, port: int, login: Login, sql: str) -> None:
+    """Run one statement on ``host`` on a fresh connection."""
+    conn = connect(host, port, login)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def has_row(host: str, port: int, login: Login, table: str, n: int) -> bool | None:
     """Whether ``host`` has row ``n`` (None if not, or if it cannot be asked yet)."""
     try:
-        conn = connect(host, port, password)
+        conn = connect(host, port, login)
     except pymysql.err.Error:
         return None
     try:
@@ -212,13 +224,23 @@ def has_row(host: str, port: int, password: str, table: str, n: int) -> bool | N
         conn.close()
 
 
-def mysql_round(kube: Kube, app: dict[str, Any], password: str, table: str) -> tuple[float, float]:
+def drop_table(host: str, port: int, login: Login, table: str) -> None:
+    """``DROP TABLE`` on the primary, retried while it is not reachable yet (it may be recovering)."""
+    def dropped() -> bool:
+        execute(host, port, login, f"DROP TABLE IF EXISTS {table}")
+        return True
+
+    wait_for(dropped, 120.0, f"{table} dropped on {host.split('.', 1)[0]}", interval=1.0,
+             ignore=(pymysql.err.Error,))
+
+
+def mysql_round(kube: Kube, app: dict[str, Any], login: Login, table: str) -> tuple[float, float]:
     """Delete the primary's pod once; return (longest write outage, slowest replica catch-up)."""
     namespace, port = str(app["namespace"]), int(app["ports"]["mysql"])
     members = [str(m) for m in app["pod_dns"]]
     primary = str(app.get("primary_dns") or members[0])
     replicas = [m for m in members if m != primary]
-    inserter = Inserter(primary, port, password, table)
+    inserter = Inserter(primary, port, login, table)
     with Pacer(inserter) as pacer:
         pacer.more(10, 30.0, "before the delete")
         pod = primary.split(".", 1)[0]
@@ -230,12 +252,33 @@ def mysql_round(kube: Kube, app: dict[str, Any], password: str, table: str) -> t
     acked_at = {n: t for t, n in pacer.acked}[first_after]
     catch_up = 0.0
     for host in replicas:
-        wait_for(lambda h=host: has_row(h, port, password, table, first_after), 180.0,  # type: ignore[misc]
+        wait_for(lambda h=host: has_row(h, port, login, table, first_after), 180.0,  # type: ignore[misc]
                  f"row {first_after} on {host.split('.', 1)[0]}", interval=0.1)
         catch_up = max(catch_up, time.monotonic() - acked_at)
     if inserter.conn is not None:
         inserter.conn.close()
     return outage, catch_up
+
+
+def mysql_failovers(report: Report, kube: Kube, app: dict[str, Any], login: Login, rounds: int) -> None:
+    """``rounds`` MySQL failover drills in a table of their own in the application database, dropped afterwards."""
+    primary, port = str(app.get("primary_dns") or app["pod_dns"][0]), int(app["ports"]["mysql"])
+    table = f"{quoted(str(app['app_database']))}.{quoted(f'bench_{uuid.uuid4().hex[:10]}')}"
+    execute(primary, port, login, f"CREATE TABLE {table} (id INT PRIMARY KEY)")
+    outages: list[float] = []
+    catch_ups: list[float] = []
+    try:
+        for i in range(rounds):
+            outage, catch_up = mysql_round(kube, app, login, table)
+            report.log(f"mysql failover {i + 1}: write outage {fmt(outage, 's')}, "
+                       f"replica catch-up {fmt(catch_up, 's')}")
+            outages.append(outage)
+            catch_ups.append(catch_up)
+    finally:
+        drop_table(primary, port, login, table)
+    report.add("mysql: primary pod deleted, write outage", outages, goal=30.0)
+    report.add("mysql: replica catch-up after the outage", catch_ups, goal=10.0,
+               detail="first insert after the outage -> on every replica")
 
 
 def measure(report: Report, kube: Kube, ours: Ours, domain: str, rounds: int) -> None:
@@ -252,25 +295,5 @@ def measure(report: Report, kube: Kube, ours: Ours, domain: str, rounds: int) ->
     report.add("zookeeper: leader pod deleted -> new leader", elections, goal=10.0)
     report.add("zookeeper: leader pod deleted, longest write gap", gaps, goal=10.0)
 
-    password = ours.scratch.passwords["mysqlRootPassword"]
-    primary = str(db_app.get("primary_dns") or db_app["pod_dns"][0])
-    db = f"bench_{uuid.uuid4().hex[:10]}"
-    table = f"`{db}`.`t`"
-    setup = connect(primary, int(db_app["ports"]["mysql"]), password)
-    try:
-        with setup.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{db}`")
-            cur.execute(f"CREATE TABLE {table} (id INT PRIMARY KEY)")
-    finally:
-        setup.close()
-    outages: list[float] = []
-    catch_ups: list[float] = []
-    for i in range(rounds):
-        outage, catch_up = mysql_round(kube, db_app, password, table)
-        report.log(f"mysql failover {i + 1}: write outage {fmt(outage, 's')}, replica catch-up {fmt(catch_up, 's')}")
-        outages.append(outage)
-        catch_ups.append(catch_up)
-    report.add("mysql: primary pod deleted, write outage", outages, goal=30.0)
-    report.add("mysql: replica catch-up after the outage", catch_ups, goal=10.0,
-               detail="first insert after the outage -> on every replica")
-
+    login = Login(str(db_app["app_user"]), ours.scratch.passwords["mysqlAppPassword"])
+    mysql_failovers(report, kube, db_app, login, rounds)

@@ -1,6 +1,7 @@
 """MySQL/MariaDB, on the deployed servers: inserts on the primary and how soon each replica sees them.
 
-Everything happens in a database ``bench_<uuid>`` that is dropped afterwards.
+Everything happens as the application account the stack creates (root logs in only through a pod's
+socket), in a table ``bench_<uuid>`` of the application database that is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import functools
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pymysql
@@ -18,17 +20,33 @@ from .kube import Kube, settled_members
 from .report import Report
 from .waits import wait_for
 
+#: Whether a table exists (as the application account sees it): ``[database, table]``.
+TABLE_EXISTS = "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
 
-def root_password(kube: Kube, app: Mapping[str, Any]) -> str:
-    """The root password from the Secret that the stack output names."""
+
+@dataclass(frozen=True)
+class Login:
+    """An account's user and password (here: the application account the stack creates)."""
+
+    user: str
+    password: str
+
+
+def quoted(name: str) -> str:
+    """``name`` as a back-quoted SQL identifier."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def app_password(kube: Kube, app: Mapping[str, Any]) -> str:
+    """The application account's password from the Secret that the stack output names."""
     secret = app["secret"]
     obj = kube.core.read_namespaced_secret(secret["name"], app["namespace"], _request_timeout=10)
-    return base64.b64decode((obj.data or {})[secret["root_password_key"]]).decode("utf-8")
+    return base64.b64decode((obj.data or {})[secret["app_password_key"]]).decode("utf-8")
 
 
-def mysql_connect(host: str, port: int, password: str) -> Any:
-    """An autocommit root connection with short timeouts (``pymysql.Connection``)."""
-    return pymysql.connect(host=host, port=port, user="root", password=password, connect_timeout=5,
+def mysql_connect(host: str, port: int, login: Login) -> Any:
+    """An autocommit connection as ``login`` with short timeouts (``pymysql.Connection``)."""
+    return pymysql.connect(host=host, port=port, user=login.user, password=login.password, connect_timeout=5,
                            read_timeout=10, write_timeout=10, autocommit=True)
 
 
@@ -49,45 +67,44 @@ def has_no_rows(conn: Any, sql: str, args: Sequence[Any] = ()) -> bool | None:
     return None if fetch(conn, sql, args) else True
 
 
-def drop_database(conn: Any, host: str, port: int, password: str, db: str) -> None:
-    """``DROP DATABASE`` on the primary; if ``conn`` broke, once more on a fresh connection."""
-    sql = f"DROP DATABASE IF EXISTS `{db}`"
+def drop_table(conn: Any, host: str, port: int, login: Login, table: str) -> None:
+    """``DROP TABLE`` on the primary; if ``conn`` broke, once more on a fresh connection."""
+    sql = f"DROP TABLE IF EXISTS {table}"
     try:
         fetch(conn, sql)
     except pymysql.err.Error:
         try:
-            fresh = mysql_connect(host, port, password)
+            fresh = mysql_connect(host, port, login)
             try:
                 fetch(fresh, sql)
             finally:
                 fresh.close()
         except pymysql.err.Error as err:
-            raise RuntimeError(f"could not drop the database {db} on {host}: {err}") from err
+            raise RuntimeError(f"could not drop the table {table} on {host}: {err}") from err
 
 
 def bench_mysql(report: Report, kube: Kube, app: Mapping[str, Any], domain: str) -> None:
-    """Inserts on the primary, and how soon each (Ready) replica sees them, in a database of its own."""
+    """Inserts on the primary, and how soon each (Ready) replica sees them, in a table of its own."""
     members = settled_members(report, kube, app, domain, timeout=45.0)
     port = int(app["ports"]["mysql"])
     primary = str(app.get("primary_dns") or members[0])
     if primary not in members:
         raise RuntimeError(f"the primary {primary} is not Ready")
     replicas = [m for m in members if m != primary]
-    password = root_password(kube, app)
-    db = f"bench_{uuid.uuid4().hex[:12]}"
-    table = f"`{db}`.`t`"
-    exists = "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 't'"
+    login = Login(str(app["app_user"]), app_password(kube, app))
+    db, name = str(app["app_database"]), f"bench_{uuid.uuid4().hex[:12]}"
+    table = f"{quoted(db)}.{quoted(name)}"
     short = {host: host.split(".", 1)[0] for host in [primary, *replicas]}
 
     conns: dict[str, Any] = {}
     try:
-        conns[primary] = mysql_connect(primary, port, password)
+        conns[primary] = mysql_connect(primary, port, login)
         for host in replicas:
-            conns[host] = mysql_connect(host, port, password)
-        fetch(conns[primary], f"CREATE DATABASE `{db}`")
+            conns[host] = mysql_connect(host, port, login)
         fetch(conns[primary], f"CREATE TABLE {table} (id INT PRIMARY KEY, note VARCHAR(64))")
         for host in replicas:
-            wait_for(functools.partial(has_rows, conns[host], exists, [db]), 30.0, f"table {table} on {short[host]}")
+            wait_for(functools.partial(has_rows, conns[host], TABLE_EXISTS, [db, name]), 30.0,
+                     f"table {table} on {short[host]}")
 
         inserts: list[float] = []
         lags: dict[str, list[float]] = {host: [] for host in replicas}
@@ -113,12 +130,11 @@ def bench_mysql(report: Report, kube: Kube, app: Mapping[str, Any], domain: str)
     finally:
         try:
             if primary in conns:
-                drop_database(conns[primary], primary, port, password, db)
+                drop_table(conns[primary], primary, port, login, table)
                 for host in replicas:
                     if host in conns:
-                        wait_for(functools.partial(has_no_rows, conns[host], exists, [db]), 30.0,
-                                 f"{db} dropped on {short[host]}", ignore=(pymysql.err.Error,))
+                        wait_for(functools.partial(has_no_rows, conns[host], TABLE_EXISTS, [db, name]), 30.0,
+                                 f"{table} dropped on {short[host]}", ignore=(pymysql.err.Error,))
         finally:
             for conn in conns.values():
                 conn.close()
-

@@ -122,7 +122,7 @@ class Ours:
         self.scratch = scratch_stacks.ScratchStack(
             work_dir=REPO, config_dir=stack_config_dir(), project=project, name=f"bench-{self.run_id}",
             base=scratch_stacks.base_config(settings, project, {app: self.namespaces.get(app) for app in APPS}),
-            passwords={"mysqlRootPassword": secrets.token_hex(12), "mysqlReplicationPassword": secrets.token_hex(12)},
+            passwords={key: secrets.token_hex(12) for key in scratch_stacks.SECRET_KEYS},
             emit=self.log,  # its own create/destroy output goes to the log too, not to the table
         )
 

@@ -1,9 +1,16 @@
-"""Talking to the MySQL (or MariaDB) servers by their stable DNS names with pymysql."""
+"""Talking to the MySQL (or MariaDB) servers: clients by their stable DNS names, the DBA inside the pods.
+
+Root logs in only through a pod's socket, so what a DBA does (replication status, ``STOP SLAVE``,
+accounts for a drill) runs in the server's container as ``kubectl exec`` would (:func:`admin_rows`).
+Clients log in over the network with the application account from the stack (:func:`app_login`) or
+with a drill's own account and database (:func:`drill_database`).
+"""
 
 from __future__ import annotations
 
 import base64
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -12,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pymysql
+from kubernetes.client.exceptions import ApiException
 
-from .kube import Kube
+from .kube import Kube, exec_in_pod
 from .stack import App
 from .waits import wait_until
 
@@ -43,9 +51,52 @@ def secret_value(kube: Kube, app: App, key_output: str) -> str:
     return base64.b64decode(data[key]).decode("utf-8")
 
 
-def root_login(kube: Kube, app: App) -> Login:
-    """The root account, its password read from the Secret the stack output names."""
-    return Login("root", secret_value(kube, app, "root_password_key"))
+def root_password(kube: Kube, app: App) -> str:
+    """Root's password (it logs in only through a pod's socket), read from the Secret the stack output names."""
+    return secret_value(kube, app, "root_password_key")
+
+
+def app_login(kube: Kube, app: App) -> Login:
+    """The application account from the stack config, its password read from the Secret."""
+    return Login(str(app.extra["app_user"]), secret_value(kube, app, "app_password_key"))
+
+
+#: The server's container, and its client run as root through the socket (lib.sh's ``client``).
+SERVER_CONTAINER = "mysql"
+_ADMIN = 'source /scripts/lib.sh && client --batch --connect-timeout=3 -e "$1"'
+
+
+def admin_rows(kube: Kube, app: App, ordinal: int, sql: str, *, timeout: float = 30.0) -> list[dict[str, str]]:
+    """Run ``sql`` as root inside member ``ordinal`` (through its socket); its result rows as dicts.
+
+    Fails (AssertionError) when the statement fails; the server's message is in the error.
+    """
+    out = exec_in_pod(kube, app.namespace, app.pod(ordinal), ["bash", "-c", _ADMIN, "admin", sql],
+                      container=SERVER_CONTAINER, timeout=timeout)
+    lines = [line for line in out.split("\n") if line]
+    if not lines:
+        return []
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"), strict=False)) for line in lines[1:]]
+
+
+_ROOT_WITH = 'source /scripts/lib.sh && client --user=root --password="$1" --connect-timeout=3 -e "SELECT 1"'
+
+
+def root_password_works(kube: Kube, app: App, ordinal: int, password: str) -> bool:
+    """Whether member ``ordinal`` lets root in through its socket with ``password`` (root's only way in)."""
+    try:
+        exec_in_pod(kube, app.namespace, app.pod(ordinal), ["bash", "-c", _ROOT_WITH, "login", password],
+                    container=SERVER_CONTAINER)
+    except AssertionError as refused:
+        if "Access denied" in str(refused):
+            return False
+        raise
+    return True
+
+
+#: Errors of an exec into a pod that is not there or not serving (yet).
+ADMIN_DOWN = (AssertionError, ApiException)
 
 
 def connect(host: str, port: int, login: Login, *, database: str | None = None) -> pymysql.Connection[Any]:
@@ -74,19 +125,11 @@ def query(host: str, port: int, login: Login, sql: str, args: Sequence[Any] = ()
         conn.close()
 
 
-def replication_status(host: str, port: int, login: Login) -> dict[str, Any]:
-    """The replica's status row (``SHOW REPLICA STATUS``, or ``SHOW SLAVE STATUS`` on older servers)."""
-    conn = connect(host, port, login)
-    try:
-        with conn.cursor(pymysql.cursors.DictCursor) as cur:
-            try:
-                cur.execute("SHOW REPLICA STATUS")
-            except pymysql.err.ProgrammingError:
-                cur.execute("SHOW SLAVE STATUS")
-            row = cur.fetchone()
-            return dict(row) if row else {}
-    finally:
-        conn.close()
+def replication_status(kube: Kube, app: App, ordinal: int) -> dict[str, Any]:
+    """Member ``ordinal``'s replica status row (``SHOW REPLICA STATUS``, ``SHOW SLAVE STATUS`` on MariaDB)."""
+    statement = "SHOW SLAVE STATUS" if app.extra.get("flavor") == "mariadb" else "SHOW REPLICA STATUS"
+    rows = admin_rows(kube, app, ordinal, statement)
+    return dict(rows[0]) if rows else {}
 
 
 def replicating(status: dict[str, Any]) -> bool:
@@ -185,14 +228,44 @@ class Writer:
 DOWN = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
 
 
+@dataclass(frozen=True)
+class DrillDatabase:
+    """A drill's own database and the account that owns it (on every member: both replicate)."""
+
+    name: str
+    login: Login
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 @contextmanager
-def writes_database(app: App, login: Login, name: str) -> Iterator[str]:
-    """Database ``name`` with the table ``writes (n INT PRIMARY KEY)`` on the primary; dropped afterwards."""
-    primary, port = app.dns(app.first), app.port("mysql")
-    query(primary, port, login, f"CREATE DATABASE `{name}`")
-    query(primary, port, login, f"CREATE TABLE `{name}`.writes (n INT PRIMARY KEY)")
+def drill_database(kube: Kube, app: App, name: str, *tables: str) -> Iterator[DrillDatabase]:
+    """Database ``name`` with ``tables`` (``"writes (n INT PRIMARY KEY)"``) and an account ``name`` owning it.
+
+    Made by root inside the primary's pod, as a DBA would, and binary-logged so that the replicas get
+    both; dropped afterwards (waiting for the primary if a drill left it restarting).
+    """
+    login = Login(name, secrets.token_hex(12))
+    statements = [
+        f"CREATE DATABASE IF NOT EXISTS `{name}`",
+        *(f"CREATE TABLE IF NOT EXISTS `{name}`.{table}" for table in tables),
+        f"CREATE USER IF NOT EXISTS {_quoted(login.user)}@'%' IDENTIFIED BY {_quoted(login.password)}",
+        f"GRANT ALL PRIVILEGES ON `{name}`.* TO {_quoted(login.user)}@'%'",
+    ]
+    wait_until(lambda: admin_rows(kube, app, app.first, "; ".join(statements)), 120,
+               f"the primary to create the drill's database {name}", until=lambda _: True, ignore=ADMIN_DOWN)
     try:
-        yield name
+        yield DrillDatabase(name, login)
     finally:
-        wait_until(lambda: query(primary, port, login, f"DROP DATABASE IF EXISTS `{name}`"), 300,
-                   f"the primary to drop {name}", until=lambda _: True, ignore=DOWN)
+        cleanup = f"DROP USER IF EXISTS {_quoted(login.user)}@'%'; DROP DATABASE IF EXISTS `{name}`"
+        wait_until(lambda: admin_rows(kube, app, app.first, cleanup), 300,
+                   f"the primary to drop {name}", until=lambda _: True, ignore=ADMIN_DOWN)
+
+
+@contextmanager
+def writes_database(kube: Kube, app: App, name: str) -> Iterator[DrillDatabase]:
+    """A drill database with the table ``writes (n INT PRIMARY KEY)`` for :class:`Writer`."""
+    with drill_database(kube, app, name, "writes (n INT PRIMARY KEY)") as drill:
+        yield drill

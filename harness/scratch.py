@@ -20,7 +20,7 @@ from pulumi import automation as auto
 
 from .stack import POLICY_PACKS, merge, outputs_of
 
-SECRET_KEYS = ("mysqlRootPassword", "mysqlReplicationPassword")
+SECRET_KEYS = ("mysqlRootPassword", "mysqlReplicationPassword", "mysqlAppPassword")
 APPS = ("nginx", "zookeeper", "mysql")
 
 

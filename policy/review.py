@@ -35,7 +35,7 @@ from policy.render import PROJECT, RenderedResource, render, stack_config
 
 REPO = PACK_DIR.parent
 STACKS = REPO / "stacks"
-PASSWORDS = (f"{PROJECT}:mysqlRootPassword", f"{PROJECT}:mysqlReplicationPassword")
+PASSWORDS = (f"{PROJECT}:mysqlRootPassword", f"{PROJECT}:mysqlReplicationPassword", f"{PROJECT}:mysqlAppPassword")
 _SIG = "4dabf18193072939515e22adb298388d"
 _SECRET = "1b47061264138c4ac30d75fd1eb44270"
 _PROVIDER_ID = "rendered"

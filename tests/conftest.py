@@ -12,7 +12,7 @@ from apps.stack import StackSettings, parse_stack_settings
 from policy.render import RenderedResource, Rendering, render
 
 PROJECT = "stateful"
-PASSWORDS = {"mysqlRootPassword": "root-pass", "mysqlReplicationPassword": "repl-pass"}
+PASSWORDS = {"mysqlRootPassword": "root-pass", "mysqlReplicationPassword": "repl-pass", "mysqlAppPassword": "app-pass"}
 
 Sections = Mapping[str, Any]
 Render = Callable[..., Rendering]

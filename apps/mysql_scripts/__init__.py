@@ -3,8 +3,9 @@
 Images provide binaries only; everything a pod runs is here, mounted from a ConfigMap:
 
 * ``init-config.sh`` (init): the server's option file for this pod's role, server-id = 100 + ordinal,
-  root's client option file and the server's init file (the accounts' current passwords, applied at
-  every start) on a memory-backed volume;
+  root's client option file and the server's init file (applied at every start: the accounts' current
+  passwords, the application's database and account from stack config, no root but through the
+  socket) on a memory-backed volume;
 * ``init-data.sh`` (init, once per volume): the primary initializes an empty data directory and
   creates the accounts; a replica clones the most advanced member that answers (MariaDB:
   ``mariadb-backup`` streamed from the donor's sidecar port after a challenge only holders of the
@@ -25,10 +26,14 @@ from apps.mysql_scripts.common import (
     BACKUP_PORT,
     CONF_DIR,
     DATA_MOUNT,
+    DEFAULT_APP_DATABASE,
+    DEFAULT_APP_USER,
     DEFAULT_MAX_REPLICA_LAG_S,
     INIT_FILE,
     MYSQL_PORT,
     READY_FILE,
+    RESERVED_DATABASES,
+    RESERVED_USERS,
     RUN_DIR,
     SCRIPTS_DIR,
     MySQLFlavor,
@@ -51,6 +56,8 @@ def script_files(
     innodb_buffer_pool_size: str,
     binlog_expire_days: int = 7,
     max_replica_lag_seconds: int = DEFAULT_MAX_REPLICA_LAG_S,
+    app_user: str = DEFAULT_APP_USER,
+    app_database: str = DEFAULT_APP_DATABASE,
 ) -> dict[str, str]:
     """Every file of the MySQL ConfigMap."""
     files = {
@@ -61,6 +68,8 @@ def script_files(
             primary_ordinal=primary_ordinal,
             primary_host=primary_host,
             max_replica_lag_seconds=max_replica_lag_seconds,
+            app_user=app_user,
+            app_database=app_database,
         ),
         "init-config.sh": init_config_sh(flavor),
         "init-data.sh": init_data_sh(flavor),
@@ -80,10 +89,14 @@ __all__ = [
     "BACKUP_SH",
     "CONF_DIR",
     "DATA_MOUNT",
+    "DEFAULT_APP_DATABASE",
+    "DEFAULT_APP_USER",
     "DEFAULT_MAX_REPLICA_LAG_S",
     "INIT_FILE",
     "MYSQL_PORT",
     "READY_FILE",
+    "RESERVED_DATABASES",
+    "RESERVED_USERS",
     "RUN_DIR",
     "SCRIPTS_DIR",
     "MySQLFlavor",

@@ -32,6 +32,13 @@ HEARTBEAT_S = 1
 #: 136 years (MariaDB's 0 is "forever" only in some versions, MDEV-36002).
 RETRY_COUNT = 4294967295
 DEFAULT_MAX_REPLICA_LAG_S = 30
+#: The application's account and database (``stateful:mysql.appUser``, ``appDatabase``).
+DEFAULT_APP_USER = "app"
+DEFAULT_APP_DATABASE = "app"
+#: Accounts the set makes for itself, and schemas the server owns: never the application's.
+RESERVED_USERS = frozenset({"root", "repl", "clone", "mysql", "mariadb.sys", "mysql.sys", "mysql.session",
+                            "mysql.infoschema", "PUBLIC"})
+RESERVED_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 INIT_FILE = f"{CONF_DIR}/init.sql"
 _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 

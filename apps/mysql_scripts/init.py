@@ -33,8 +33,15 @@ printf '!include %s\\n!include %s\\n' "$CONF/my.cnf" "$CONF/client.cnf" > "$CONF
   echo "SET sql_log_bin = 0;"
 @INIT_SQL_BEGIN@
   echo "ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
-  echo "ALTER USER IF EXISTS 'root'@'%' IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
+  # Root logs in only through this pod's socket: a remote root (made by earlier versions) goes.
+  echo "DROP USER IF EXISTS 'root'@'%';"
   echo "ALTER USER IF EXISTS 'repl'@'%' IDENTIFIED BY $(sql_string "$MYSQL_REPLICATION_PASSWORD");"
+@CLONE_ACCOUNT@
+  # The application's database and account (stack config), on every member: replicas serve its reads.
+  echo "CREATE DATABASE IF NOT EXISTS \\`$APP_DATABASE\\`;"
+  echo "CREATE USER IF NOT EXISTS $(sql_string "$APP_USER")@'%' IDENTIFIED BY $(sql_string "$MYSQL_APP_PASSWORD");"
+  echo "ALTER USER $(sql_string "$APP_USER")@'%' IDENTIFIED BY $(sql_string "$MYSQL_APP_PASSWORD");"
+  echo "GRANT ALL PRIVILEGES ON \\`$APP_DATABASE\\`.* TO $(sql_string "$APP_USER")@'%';"
 @INIT_SQL_END@
   echo "SET sql_log_bin = 1;"
 } > "$CONF/init.sql"
@@ -50,6 +57,16 @@ _INIT_SQL_FENCE = {
     ),
 }
 
+# MySQL's clone plugin copies a donor over the network: an account that can only take a backup
+# (BACKUP_ADMIN), with the replication password. MariaDB's donors stream through the sidecar instead.
+_CLONE_ACCOUNT = {
+    MySQLFlavor.MARIADB: "  : # MariaDB clones through the sidecar's challenge port",
+    MySQLFlavor.MYSQL: """\
+  echo "CREATE USER IF NOT EXISTS 'clone'@'%' IDENTIFIED BY $(sql_string "$MYSQL_REPLICATION_PASSWORD");"
+  echo "ALTER USER 'clone'@'%' IDENTIFIED BY $(sql_string "$MYSQL_REPLICATION_PASSWORD");"
+  echo "GRANT BACKUP_ADMIN ON *.* TO 'clone'@'%';\""""
+}
+
 _CLIENT_GROUPS = {MySQLFlavor.MARIADB: "client mariabackup mariadb-backup", MySQLFlavor.MYSQL: "client"}
 
 
@@ -61,6 +78,7 @@ def init_config_sh(flavor: MySQLFlavor) -> str:
         "@CLIENT_GROUPS@": _CLIENT_GROUPS[flavor],
         "@INIT_SQL_BEGIN@": begin,
         "@INIT_SQL_END@": end,
+        "@CLONE_ACCOUNT@": _CLONE_ACCOUNT[flavor],
     }
     return render(_INIT_CONFIG, flavor, values)
 
@@ -106,8 +124,9 @@ stop_bootstrap_server_after_failure() {
   return 1
 }
 
-# Keep root@localhost, drop every other account the installer made, create root@% and the
-# replication account, then stop. Not binary-logged: replicas get the accounts with the cloned data.
+# Keep root@localhost, drop every other account the installer made, create the replication account,
+# then stop (the server's init file adds the others at every start). Not binary-logged: replicas get
+# the accounts with the cloned data.
 create_accounts() {
   local accounts account
   accounts=$(bootstrap_client --batch --skip-column-names -e "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host))
@@ -117,9 +136,6 @@ create_accounts() {
     echo "SET sql_log_bin = 0;"
     for account in $accounts; do echo "DROP USER $account;"; done
     echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
-    echo "CREATE USER 'root'@'%' IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
-    echo "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"
-@REMOTE_ROOT_LIMITS@
     echo "CREATE USER 'repl'@'%' IDENTIFIED BY $(sql_string "$MYSQL_REPLICATION_PASSWORD");"
     echo "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';"
     echo "SHUTDOWN;"
@@ -209,13 +225,6 @@ _BOOTSTRAP_FLAGS = {
     MySQLFlavor.MYSQL: "--skip-replica-start --read-only=OFF --super-read-only=OFF",
 }
 
-# MariaDB's read_only does not bind accounts holding READ_ONLY ADMIN (part of ALL): take it from the
-# remote root so that replicas refuse its writes; root@localhost keeps it for the sidecar.
-_REMOTE_ROOT_LIMITS = {
-    MySQLFlavor.MARIADB: "    echo \"REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'%';\"",
-    MySQLFlavor.MYSQL: "    : # super_read_only binds every account on MySQL",
-}
-
 _CLONE = {
     MySQLFlavor.MARIADB: """\
 # Stream a hot backup from the donor's sidecar (after answering its challenge), unpack
@@ -250,8 +259,8 @@ clone_from() {
   start_bootstrap_server
   output=$({
     echo "SET GLOBAL clone_valid_donor_list = $(sql_string "$donor:$MYSQL_PORT");"
-    echo "CLONE INSTANCE FROM 'root'@$(sql_string "$donor"):$MYSQL_PORT\\
- IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");"
+    echo "CLONE INSTANCE FROM 'clone'@$(sql_string "$donor"):$MYSQL_PORT\\
+ IDENTIFIED BY $(sql_string "$MYSQL_REPLICATION_PASSWORD");"
   } | bootstrap_client 2>&1) || status=$?
   if [ "$status" -ne 0 ] && [[ "$output" != *"ERROR 3707"* ]]; then
     echo "$output" >&2
@@ -334,6 +343,5 @@ def init_data_sh(flavor: MySQLFlavor) -> str:
             "@SCRIPTS_DIR@": SCRIPTS_DIR,
             "@INITIALIZE@": _INITIALIZE[flavor],
             "@BOOTSTRAP_FLAGS@": _BOOTSTRAP_FLAGS[flavor],
-            "@REMOTE_ROOT_LIMITS@": _REMOTE_ROOT_LIMITS[flavor],
         },
     )

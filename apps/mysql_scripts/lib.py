@@ -6,6 +6,8 @@ from apps.mysql_scripts.common import (
     BACKUP_PORT,
     CONF_DIR,
     DATA_MOUNT,
+    DEFAULT_APP_DATABASE,
+    DEFAULT_APP_USER,
     DEFAULT_MAX_REPLICA_LAG_S,
     LAST_PASSWORD_FILE,
     MYSQL_PORT,
@@ -35,6 +37,8 @@ BACKUP_PORT=@BACKUP_PORT@
 READY_FILE=@READY_FILE@
 LAST_PASSWORD_FILE=@LAST_PASSWORD_FILE@
 MAX_REPLICA_LAG=@MAX_REPLICA_LAG@
+APP_USER=@APP_USER@
+APP_DATABASE=@APP_DATABASE@
 
 read -r HOST < /proc/sys/kernel/hostname
 ORDINAL="${HOST##*-}"
@@ -123,9 +127,13 @@ def lib_sh(
     primary_ordinal: int,
     primary_host: str,
     max_replica_lag_seconds: int = DEFAULT_MAX_REPLICA_LAG_S,
+    app_user: str = DEFAULT_APP_USER,
+    app_database: str = DEFAULT_APP_DATABASE,
 ) -> str:
     """Shell definitions every script sources."""
     values = {
+        "@APP_USER@": app_user,
+        "@APP_DATABASE@": app_database,
         **STATUS_FIELDS[flavor],
         "@LAST_PASSWORD_FILE@": LAST_PASSWORD_FILE,
         "@MAX_REPLICA_LAG@": str(max_replica_lag_seconds),

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from harness.kube import Kube, connect
+from harness.kube import Kube, connect, wait_rolled_out
+from harness.mysqldb import DrillDatabase, Login, writes_database
 from harness.stack import App, StackDriver, outputs_of, project_file, stack_config_file
 from localcluster import env
 from policy import install
@@ -87,3 +88,27 @@ def zookeeper(outputs: dict[str, Any]) -> App:
 def mysql(outputs: dict[str, Any]) -> App:
     """The MySQL/MariaDB primary-and-replicas stack output."""
     return App.from_outputs(outputs, "mysql")
+
+
+@pytest.fixture(scope="module")
+def writes_drill(request: pytest.FixtureRequest, kube: Kube, mysql: App, run_id: str) -> Iterator[DrillDatabase]:
+    """A MySQL drill database ``<module's DRILL_PREFIX>_<run id>`` with the table ``writes`` and its owner.
+
+    Made by root inside the primary's pod once the set has rolled out; dropped at the end of the module.
+    """
+    prefix = getattr(request.module, "DRILL_PREFIX", "drill")
+    wait_rolled_out(kube, mysql.namespace, mysql.statefulset)
+    with writes_database(kube, mysql, f"{prefix}_{run_id}") as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def drill_login(writes_drill: DrillDatabase) -> Login:
+    """The account that owns the module's drill database (no global privilege)."""
+    return writes_drill.login
+
+
+@pytest.fixture(scope="module")
+def drill_database(writes_drill: DrillDatabase) -> str:
+    """The module's drill database."""
+    return writes_drill.name

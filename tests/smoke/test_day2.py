@@ -24,7 +24,7 @@ from harness import mysqldb
 from harness.kube import Kube, PodRecorder, exec_in_pod, wait_ready
 from harness.mysqldb import Login, Writer
 from harness.net import http_get
-from harness.scratch import ScratchStack, base_config
+from harness.scratch import SECRET_KEYS, ScratchStack, base_config
 from harness.stack import App, StackDriver
 from harness.waits import wait_until
 
@@ -43,7 +43,7 @@ class Scratch:
     stack: ScratchStack
     nginx: App
     mysql: App
-    root: Login
+    app: Login  # the application account
 
     def refresh(self) -> None:
         """Re-read the outputs after an ``up``."""
@@ -58,7 +58,7 @@ def scratch(driver: StackDriver, run_id: str) -> Iterator[Scratch]:
     namespaces = {"nginx": f"d2-{run_id}-web", "zookeeper": None, "mysql": f"d2-{run_id}-db"}
     base = base_config(driver.settings(), driver.project, namespaces)
     base[f"{driver.project}:mysql"]["replicas"] = 2
-    passwords = {"mysqlRootPassword": secrets.token_hex(12), "mysqlReplicationPassword": secrets.token_hex(12)}
+    passwords = {key: secrets.token_hex(12) for key in SECRET_KEYS}
     stack = ScratchStack(
         work_dir=REPO,
         config_dir=driver.config_file.parent,
@@ -70,11 +70,12 @@ def scratch(driver: StackDriver, run_id: str) -> Iterator[Scratch]:
     try:
         stack.create()
         outputs = stack.up()
+        mysql = App.from_outputs(outputs, "mysql")
         yield Scratch(
             stack=stack,
             nginx=App.from_outputs(outputs, "nginx"),
-            mysql=App.from_outputs(outputs, "mysql"),
-            root=Login("root", passwords["mysqlRootPassword"]),
+            mysql=mysql,
+            app=Login(str(mysql.extra["app_user"]), passwords["mysqlAppPassword"]),
         )
     finally:
         stack.remove()
@@ -99,7 +100,7 @@ def rows(host: str, port: int, login: Login, database: str) -> set[int]:
     return {int(n) for (n,) in mysqldb.query(host, port, login, f"SELECT n FROM `{database}`.writes")}
 
 
-def wait_replicated(app: App, login: Login, database: str, wanted: set[int]) -> None:
+def wait_replicated(kube: Kube, app: App, login: Login, database: str, wanted: set[int]) -> None:
     port = app.port("mysql")
     for ordinal in app.ordinals[1:]:
         host = app.dns(ordinal)
@@ -112,7 +113,7 @@ def wait_replicated(app: App, login: Login, database: str, wanted: set[int]) -> 
                        f"{app.pod(ordinal)} to have every acknowledged row", until=lambda missing: not missing,
                        ignore=DOWN)
         except AssertionError as error:
-            status = mysqldb.replication_summary(mysqldb.replication_status(host, port, login))
+            status = mysqldb.replication_summary(mysqldb.replication_status(kube, app, ordinal))
             raise AssertionError(f"{error}; replica status: {status}") from None
 
 
@@ -139,13 +140,12 @@ def missing_marks(app: App, mark: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def database(scratch: Scratch) -> str:
-    """A table of numbered writes on the scratch primary."""
-    name = "day2"
+    """The application's database on the scratch stack, with a table of numbered writes made by the application."""
+    name = str(scratch.mysql.extra["app_database"])
     port = scratch.mysql.port("mysql")
     primary = scratch.mysql.dns(scratch.mysql.first)
-    wait_until(lambda: mysqldb.query(primary, port, scratch.root, f"CREATE DATABASE IF NOT EXISTS {name}"), 120,
-               "the scratch primary to accept root", until=lambda _: True, ignore=DOWN)
-    mysqldb.query(primary, port, scratch.root, f"CREATE TABLE {name}.writes (n INT PRIMARY KEY)")
+    wait_until(lambda: mysqldb.query(primary, port, scratch.app, f"CREATE TABLE `{name}`.writes (n INT PRIMARY KEY)"),
+               120, "the scratch primary to accept the application's CREATE TABLE", until=lambda _: True, ignore=DOWN)
     return name
 
 
@@ -165,7 +165,7 @@ def test_growing_the_volumes_of_a_live_stack_keeps_every_pod_serving_and_every_f
     key = scratch.stack.key
     started = time.monotonic()
     watched = recorders(kube, nginx, mysql)
-    with watched[0], watched[1], Writer(mysql.dns(mysql.first), mysql.port("mysql"), scratch.root, database) as w:
+    with watched[0], watched[1], Writer(mysql.dns(mysql.first), mysql.port("mysql"), scratch.app, database) as w:
         scratch.stack.set({key(app): {"storage": {"size": GROWN[app]}} for app in GROWN})
         scratch.stack.up()
         grown_s = time.monotonic() - started
@@ -183,9 +183,9 @@ def test_growing_the_volumes_of_a_live_stack_keeps_every_pod_serving_and_every_f
     assert not missing_marks(nginx, "before-growth")
     assert writes_after, f"the primary took no more writes after the change ({w.failures} failed attempts)"
     acked = w.numbers()
-    lost = acked - rows(mysql.dns(mysql.first), mysql.port("mysql"), scratch.root, database)
+    lost = acked - rows(mysql.dns(mysql.first), mysql.port("mysql"), scratch.app, database)
     assert not lost, f"{len(lost)} acknowledged writes are missing on the primary"
-    wait_replicated(mysql, scratch.root, database, acked)
+    wait_replicated(kube, mysql, scratch.app, database, acked)
     changes = scratch.stack.preview().change_summary
     assert set(changes) <= {"same"}, f"the next preview is not empty: {changes}"
 
@@ -228,20 +228,20 @@ def test_a_field_that_recreates_the_statefulset_keeps_its_pods_claims_and_data(k
     assert not missing_marks(nginx, "before-policy")
 
 
-def test_rotating_both_mysql_passwords_changes_the_accounts_and_replication_keeps_running(
+def test_rotating_every_mysql_password_changes_the_accounts_and_replication_keeps_running(
     kube: Kube, scratch: Scratch, database: str
 ) -> None:
     mysql = scratch.mysql
     port = mysql.port("mysql")
     primary = mysql.dns(mysql.first)
-    old = scratch.root
-    rotated = {"mysqlRootPassword": secrets.token_hex(12), "mysqlReplicationPassword": secrets.token_hex(12)}
+    old, old_root = scratch.app, scratch.stack.passwords["mysqlRootPassword"]
+    rotated = {key: secrets.token_hex(12) for key in SECRET_KEYS}
     scratch.stack.set_passwords(rotated)
-    new = Login("root", rotated["mysqlRootPassword"])
+    new = Login(old.user, rotated["mysqlAppPassword"])
     started = time.monotonic()
     scratch.stack.up()
-    print(f"rotated both passwords in {time.monotonic() - started:.1f} s")
-    scratch.root = new
+    print(f"rotated every password in {time.monotonic() - started:.1f} s")
+    scratch.app = new
     wait_ready(kube, mysql.namespace, mysql.pods())
     for ordinal in mysql.ordinals:
         host = mysql.dns(ordinal)
@@ -251,13 +251,17 @@ def test_rotating_both_mysql_passwords_changes_the_accounts_and_replication_keep
             return mysqldb.query(host, port, new, "SELECT 1")
 
         wait_until(answer, 60,
-                   f"{mysql.pod(ordinal)} to accept the new root password by its DNS name",
+                   f"{mysql.pod(ordinal)} to accept the application's new password by its DNS name",
                    until=lambda answer: answer == [(1,)], ignore=DOWN)
         with pytest.raises(pymysql.err.OperationalError) as refused:
             mysqldb.query(host, port, old, "SELECT 1")
-        assert refused.value.args[0] == 1045, f"{mysql.pod(ordinal)}: the old root password: {refused.value}"
-    mysqldb.query(primary, port, new, f"INSERT INTO {database}.writes (n) VALUES (%s)", (10_000_000,))
-    wait_replicated(mysql, new, database, {10_000_000})
+        assert refused.value.args[0] == 1045, f"{mysql.pod(ordinal)}: the old application password: {refused.value}"
+        assert mysqldb.root_password_works(kube, mysql, ordinal, rotated["mysqlRootPassword"]), (
+            f"{mysql.pod(ordinal)} refuses root's new password through its socket")
+        assert not mysqldb.root_password_works(kube, mysql, ordinal, old_root), (
+            f"{mysql.pod(ordinal)} still takes root's old password")
+    mysqldb.query(primary, port, new, f"INSERT INTO `{database}`.writes (n) VALUES (%s)", (10_000_000,))
+    wait_replicated(kube, mysql, new, database, {10_000_000})
     for ordinal in mysql.ordinals[1:]:
-        status = mysqldb.replication_status(mysql.dns(ordinal), port, new)
+        status = mysqldb.replication_status(kube, mysql, ordinal)
         assert mysqldb.replicating(status), f"{mysql.pod(ordinal)}: {mysqldb.replication_summary(status)}"

@@ -101,24 +101,22 @@ def _wait_settled(kube: Kube, apps: list[App]) -> None:
 class Marks:
     """Data written before a drill, looked for after it."""
 
+    kube: Kube
     nginx: App
     mysql: App
-    root: Login
+    login: Login  # the owner of the drill database
     mark: str
     database: str
     rows: set[int] = field(default_factory=set)
 
-    def write(self, kube: Kube) -> None:
+    def write(self) -> None:
         for pod in self.nginx.pods():
-            exec_in_pod(kube, self.nginx.namespace, pod,
+            exec_in_pod(self.kube, self.nginx.namespace, pod,
                         ["sh", "-c", f"echo {self.mark}-{pod} > /usr/share/nginx/html/{self.mark}.txt"],
                         container="nginx")
         primary, port = self.mysql.dns(self.mysql.first), self.mysql.port("mysql")
-        mysqldb.query(primary, port, self.root, f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
-        table = f"`{self.database}`.marks"
-        mysqldb.query(primary, port, self.root, f"CREATE TABLE IF NOT EXISTS {table} (n INT PRIMARY KEY)")
         number = len(self.rows) + 1
-        mysqldb.query(primary, port, self.root, f"INSERT INTO `{self.database}`.marks (n) VALUES (%s)", (number,))
+        mysqldb.query(primary, port, self.login, f"INSERT INTO `{self.database}`.marks (n) VALUES (%s)", (number,))
         self.rows.add(number)
 
     def missing(self) -> list[str]:
@@ -140,25 +138,24 @@ class Marks:
             host = self.mysql.dns(ordinal)
 
             def absent(host: str = host) -> set[int]:
-                found = mysqldb.query(host, port, self.root, f"SELECT n FROM `{self.database}`.marks")
+                found = mysqldb.query(host, port, self.login, f"SELECT n FROM `{self.database}`.marks")
                 return self.rows - {int(n) for (n,) in found}
 
             try:
                 wait_until(absent, 60, f"{self.mysql.pod(ordinal)} to have every row", until=lambda m: not m,
                            ignore=(*DOWN, pymysql.err.ProgrammingError))
             except AssertionError as error:
-                status = mysqldb.replication_summary(mysqldb.replication_status(host, port, self.root))
+                status = mysqldb.replication_summary(mysqldb.replication_status(self.kube, self.mysql, ordinal))
                 missing.append(f"{error}; replica status: {status}")
         return missing
 
 
 @pytest.fixture(scope="module")
 def marks(kube: Kube, nginx: App, mysql: App, run_id: str) -> Iterator[Marks]:
-    found = Marks(nginx, mysql, mysqldb.root_login(kube, mysql), f"drill-{run_id}", f"drill_{run_id}")
-    found.write(kube)
-    yield found
-    primary, port = mysql.dns(mysql.first), mysql.port("mysql")
-    mysqldb.query(primary, port, found.root, f"DROP DATABASE IF EXISTS `{found.database}`")
+    with mysqldb.drill_database(kube, mysql, f"drill_{run_id}", "marks (n INT PRIMARY KEY)") as drill:
+        found = Marks(kube, nginx, mysql, drill.login, f"drill-{run_id}", drill.name)
+        found.write()
+        yield found
 
 
 @pytest.fixture(scope="module")

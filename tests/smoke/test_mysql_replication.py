@@ -8,22 +8,30 @@
 * A writer commits rows to the primary while the primary's pod is deleted: every acknowledged commit
   is on every member afterwards. Measured: the write outage, and how long after the primary accepted
   writes again each replica had them (the goal is about 2 s).
+* A replica that hangs (its server stopped with SIGSTOP from this machine: its socket stays open, it
+  reads nothing) while the primary takes writes: the primary ends the replica's dump thread within
+  ``netWriteTimeout`` plus the time its writes take to fill the socket buffers, instead of holding it
+  until TCP gives up (about 15 minutes); the replica resumes once it runs again.
+
+Writes go to a drill database owned by an account of its own; what a DBA does (``STOP SLAVE``, the
+process list) runs as root inside the pods, root's only way in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pymysql
 import pytest
 from kubernetes import client
 
-from apps.mysql_scripts import SCRIPTS_DIR
-from harness import mysqldb
+from apps.mysql_scripts import SCRIPTS_DIR, MySQLFlavor, server_binary
+from harness import hostproc, mysqldb
 from harness.kube import Kube, delete_pods, exec_in_pod, get_pod, is_ready, pod_uids, wait_rolled_out
 from harness.mysqldb import Login, Writer
 from harness.stack import App
@@ -42,18 +50,7 @@ REPLICATION_S = 60.0
 CATCH_UP_S = 5.0
 
 
-@pytest.fixture(scope="module")
-def root(kube: Kube, mysql: App) -> Login:
-    """The root account, password from the stack's Secret."""
-    return mysqldb.root_login(kube, mysql)
-
-
-@pytest.fixture(scope="module")
-def database(kube: Kube, mysql: App, root: Login, run_id: str) -> Iterator[str]:
-    """This run's database with a table of numbered writes; dropped at the end."""
-    wait_rolled_out(kube, mysql.namespace, mysql.statefulset)
-    with mysqldb.writes_database(mysql, root, f"repl_{run_id}") as name:
-        yield name
+DRILL_PREFIX = "repl"
 
 
 def ready_endpoints(namespace: str, service: str) -> set[str]:
@@ -85,19 +82,16 @@ def probe_says(kube: Kube, namespace: str, pod: str) -> str:
     return "ready"
 
 
-def test_a_replica_with_stopped_replication_leaves_mysql_read_and_returns(
-    kube: Kube, mysql: App, root: Login, database: str
-) -> None:
-    port = mysql.port("mysql")
+def test_a_replica_with_stopped_replication_leaves_mysql_read_and_returns(kube: Kube, mysql: App) -> None:
     ordinal = mysql.ordinals[-1]
-    name, host = mysql.pod(ordinal), mysql.dns(ordinal)
+    name = mysql.pod(ordinal)
     read = str(mysql.extra.get("read_service", "mysql-read"))
     address = get_pod(kube, mysql.namespace, name).status.pod_ip
     wait_until(lambda: ready_endpoints(mysql.namespace, read), 60, f"{name} ({address}) to be an endpoint of {read}",
                until=lambda found: address in found)
     stopped_at = time.time()
     started = time.monotonic()
-    mysqldb.query(host, port, root, "STOP SLAVE")
+    mysqldb.admin_rows(kube, mysql, ordinal, "STOP SLAVE")
     try:
         wait_until(lambda: ready_endpoints(mysql.namespace, read), LEAVES_READ_S,
                    f"{name} ({address}) to leave {read} after STOP SLAVE", until=lambda found: address not in found,
@@ -113,13 +107,13 @@ def test_a_replica_with_stopped_replication_leaves_mysql_read_and_returns(
         events = probe_events(kube, mysql.namespace, name, stopped_at)
         print(f"{name} probe: {said}; event: {events[-1] if events else 'none recorded (rate-limited)'}")
     finally:
-        mysqldb.query(host, port, root, "START SLAVE")
+        mysqldb.admin_rows(kube, mysql, ordinal, "START SLAVE")
     restarted = time.monotonic()
     wait_until(lambda: ready_endpoints(mysql.namespace, read), RETURNS_S,
                f"{name} ({address}) to return to {read} after START SLAVE", until=lambda found: address in found,
                interval=0.2)
     print(f"{name} returned to {read} {time.monotonic() - restarted:.1f} s after START SLAVE")
-    status = mysqldb.replication_status(host, port, root)
+    status = mysqldb.replication_status(kube, mysql, ordinal)
     assert mysqldb.replicating(status), mysqldb.replication_summary(status)
 
 
@@ -191,7 +185,7 @@ def _rows(host: str, port: int, login: Login, database: str) -> set[int]:
 
 
 def test_writes_during_a_primary_restart_are_on_every_member_and_replicas_catch_up_at_once(
-    kube: Kube, mysql: App, root: Login, database: str
+    kube: Kube, mysql: App, drill_login: Login, drill_database: str
 ) -> None:
     port = mysql.port("mysql")
     primary_pod, primary = mysql.pod(mysql.first), mysql.dns(mysql.first)
@@ -219,13 +213,13 @@ def test_writes_during_a_primary_restart_are_on_every_member_and_replicas_catch_
         for name, host in replicas.items():
             if first_after and name not in caught_up:
                 try:
-                    if _max_row(host, port, root, database) >= first_after:
+                    if _max_row(host, port, drill_login, drill_database) >= first_after:
                         caught_up[name] = now
                 except (*DOWN, pymysql.err.ProgrammingError):
                     pass
         return bool(ready) and len(caught_up) == len(replicas)
 
-    with Writer(primary, port, root, database) as writer:
+    with Writer(primary, port, drill_login, drill_database) as writer:
         writer.wait_for_writes(20, 30, "before the primary's pod is deleted")
         deleted = time.monotonic()
         delete_pods(kube, mysql.namespace, [primary_pod])
@@ -247,11 +241,109 @@ def test_writes_during_a_primary_restart_are_on_every_member_and_replicas_catch_
     assert not late, f"replicas caught up later than {CATCH_UP_S} s after the primary was Ready: {late}"
     for name, host in {primary_pod: primary, **replicas}.items():
         def missing(host: str = host) -> set[int]:
-            return acked - _rows(host, port, root, database)
+            return acked - _rows(host, port, drill_login, drill_database)
 
         lost = wait_until(missing, REPLICATION_S, f"{name} to have every acknowledged write",
                           until=lambda m: not m, ignore=DOWN)
         assert not lost, f"{name} lacks acknowledged writes {sorted(lost)[:20]}"
-    for name, host in replicas.items():
-        status = mysqldb.replication_status(host, port, root)
-        assert mysqldb.replicating(status), f"{name}: {mysqldb.replication_summary(status)}"
+    for i in mysql.ordinals[1:]:
+        status = mysqldb.replication_status(kube, mysql, i)
+        assert mysqldb.replicating(status), f"{mysql.pod(i)}: {mysqldb.replication_summary(status)}"
+
+
+# --- a hung replica -----------------------------------------------------------------------------------
+
+#: Bytes per row of the flood that fills the hung replica's socket buffers.
+PAD_BYTES = 256 * 1024
+#: The most the flood writes (the buffers hold far less); the binary logs keep it until they expire.
+FLOOD_MAX_BYTES = 8 * 1024 * 1024
+#: How long past net_write_timeout the primary may hold the dump thread: the flood filling the buffers.
+FILL_S = 8.0
+
+
+def _dump_threads(kube: Kube, mysql: App) -> dict[str, str]:
+    """The primary's binary log dump threads: the replica's address -> thread id."""
+    rows = mysqldb.admin_rows(kube, mysql, mysql.first, "SELECT ID, HOST FROM information_schema.PROCESSLIST "
+                              "WHERE COMMAND LIKE 'Binlog Dump%'")
+    return {row["HOST"].rsplit(":", 1)[0]: row["ID"] for row in rows}
+
+
+def _restarts(pod: Any) -> int:
+    return sum(s.restart_count for s in pod.status.container_statuses or ())
+
+
+@dataclass
+class Flood:
+    """Inserts PAD_BYTES rows into ``pad`` on the primary in a thread, up to FLOOD_MAX_BYTES."""
+
+    host: str
+    port: int
+    login: Login
+    database: str
+    rows: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        conn = mysqldb.connect(self.host, self.port, self.login, database=self.database)
+        pad = b"x" * PAD_BYTES
+        try:
+            with conn.cursor() as cur:
+                while not self._stop.is_set() and self.rows * PAD_BYTES < FLOOD_MAX_BYTES:
+                    cur.execute("INSERT INTO pad (n, pad) VALUES (%s, %s)", (self.rows + 1, pad))
+                    self.rows += 1
+        finally:
+            conn.close()
+
+    @property
+    def written_mb(self) -> float:
+        return self.rows * PAD_BYTES / 2**20
+
+
+def test_the_primary_ends_a_hung_replicas_dump_thread_within_net_write_timeout(
+    kube: Kube, mysql: App, drill_login: Login, drill_database: str
+) -> None:
+    port, ordinal = mysql.port("mysql"), mysql.ordinals[-1]
+    name, primary = mysql.pod(ordinal), mysql.dns(mysql.first)
+    pod = get_pod(kube, mysql.namespace, name)
+    address, restarts = pod.status.pod_ip, _restarts(pod)
+    limit = int(mysql.extra["net_write_timeout"])  # what the stack sets (stateful:mysql.netWriteTimeout)
+    bound = limit + FILL_S
+    threads = wait_until(lambda: _dump_threads(kube, mysql), 60, f"{name}'s dump thread on the primary",
+                         until=lambda found: address in found)
+    thread = threads[address]
+    binary = server_binary(MySQLFlavor(str(mysql.extra["flavor"])))
+    pids = hostproc.pids_of(pod.metadata.uid, binary)
+    assert len(pids) == 1, f"{name}'s {binary} processes on this machine: {pids}"
+    mysqldb.query(primary, port, drill_login, f"CREATE TABLE `{drill_database}`.pad (n INT PRIMARY KEY, pad LONGBLOB)")
+    flood = Flood(primary, port, drill_login, drill_database)
+    freed = None
+    with hostproc.frozen(pids[0]):
+        hung = time.monotonic()
+        writer = threading.Thread(target=flood.run, name="flood", daemon=True)
+        writer.start()
+        try:
+            freed = wait_until(lambda: _dump_threads(kube, mysql).get(address) != thread, bound + 5,
+                               f"the primary to end {name}'s dump thread {thread}", interval=0.5)
+            held = time.monotonic() - hung
+        except AssertionError:
+            held = time.monotonic() - hung
+        finally:
+            flood._stop.set()
+            writer.join(timeout=60)
+    print(f"{name} hung (SIGSTOP): the primary {'ended' if freed else 'still held'} its dump thread after "
+          f"{held:.1f} s (net_write_timeout {limit} s), {flood.written_mb:.0f} MB written meanwhile")
+    assert freed, (f"the primary still held {name}'s dump thread {thread} {held:.0f} s after the replica hung "
+                   f"(net_write_timeout {limit} s; {flood.written_mb:.0f} MB written meanwhile)")
+    assert held <= bound, f"the primary held the hung {name}'s dump thread {held:.1f} s (at most {bound:.0f} s)"
+    assert _restarts(get_pod(kube, mysql.namespace, name)) == restarts, (
+        f"{name} was restarted while it hung: its death, not the primary's timeout, may have ended the thread")
+
+    def caught_up() -> bool:
+        ((most,),) = mysqldb.query(mysql.dns(ordinal), port, drill_login,
+                                     f"SELECT COALESCE(MAX(n), 0) FROM `{drill_database}`.pad")
+        return int(most) == flood.rows and mysqldb.replicating(mysqldb.replication_status(kube, mysql, ordinal))
+
+    wait_until(caught_up, REPLICATION_S, f"{name} to resume and have all {flood.rows} flooded rows",
+               ignore=(*DOWN, *mysqldb.ADMIN_DOWN))
+    wait_until(lambda: _dump_threads(kube, mysql), 30, f"{name} to attach a new dump thread",
+               until=lambda found: address in found)

@@ -9,7 +9,6 @@ update is a pod-template change (one more second of grace period) and back: two 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pymysql
@@ -39,25 +38,14 @@ class Rolled:
     missing: dict[str, set[int]]  # pod -> acknowledged rows it lacked CAUGHT_UP_S after the rollout
 
 
-@pytest.fixture(scope="module")
-def root(kube: Kube, mysql: App) -> Login:
-    """The root account, password from the stack's Secret."""
-    return mysqldb.root_login(kube, mysql)
-
-
-@pytest.fixture(scope="module")
-def database(kube: Kube, mysql: App, root: Login, run_id: str) -> Iterator[str]:
-    """This run's database with a table of numbered writes; dropped at the end."""
-    wait_rolled_out(kube, mysql.namespace, mysql.statefulset)
-    with mysqldb.writes_database(mysql, root, f"roll_{run_id}") as name:
-        yield name
+DRILL_PREFIX = "roll"
 
 
 def _rows(host: str, port: int, login: Login, database: str) -> set[int]:
     return {int(n) for (n,) in mysqldb.query(host, port, login, f"SELECT n FROM `{database}`.writes")}
 
 
-def _missing_after(mysql: App, root: Login, database: str, wanted: set[int]) -> dict[str, set[int]]:
+def _missing_after(mysql: App, login: Login, database: str, wanted: set[int]) -> dict[str, set[int]]:
     """Each replica's acknowledged rows still missing after CAUGHT_UP_S (empty sets: caught up)."""
     port = mysql.port("mysql")
     deadline = time.monotonic() + CAUGHT_UP_S
@@ -65,22 +53,22 @@ def _missing_after(mysql: App, root: Login, database: str, wanted: set[int]) -> 
     for ordinal in mysql.ordinals[1:]:
         host = mysql.dns(ordinal)
         try:
-            lacking = wait_until(lambda h=host: wanted - _rows(h, port, root, database),  # type: ignore[misc]
+            lacking = wait_until(lambda h=host: wanted - _rows(h, port, login, database),  # type: ignore[misc]
                                  max(0.5, deadline - time.monotonic()), f"{mysql.pod(ordinal)} to catch up",
                                  until=lambda lacking: not lacking, ignore=DOWN)
         except AssertionError:
-            lacking = wanted - _rows(host, port, root, database)
+            lacking = wanted - _rows(host, port, login, database)
         missing[mysql.pod(ordinal)] = lacking
     return missing
 
 
 @pytest.fixture(scope="module")
-def rolled(kube: Kube, mysql: App, root: Login, database: str, driver: StackDriver) -> Rolled:
+def rolled(kube: Kube, mysql: App, drill_login: Login, drill_database: str, driver: StackDriver) -> Rolled:
     """Roll every member (a pod-template change via ``pulumi up``) under a writer, then back."""
     ns = mysql.namespace
     before = pod_uids(kube, ns, mysql.pods())
     change = driver.template_change(mysql, grace_period(kube, ns, mysql.statefulset))
-    with Writer(mysql.dns(mysql.first), mysql.port("mysql"), root, database) as writer:
+    with Writer(mysql.dns(mysql.first), mysql.port("mysql"), drill_login, drill_database) as writer:
         writer.wait_for_writes(20, 30, "before the rolling update")
         with driver.changed_config(change):
             wait_rolled_out(kube, ns, mysql.statefulset)
@@ -88,7 +76,7 @@ def rolled(kube: Kube, mysql: App, root: Login, database: str, driver: StackDriv
             after = pod_uids(kube, ns, mysql.pods())
             created = {name: get_pod(kube, ns, name).metadata.creation_timestamp.timestamp()
                        for name in mysql.pods()}
-            missing = _missing_after(mysql, root, database, writer.numbers())
+            missing = _missing_after(mysql, drill_login, drill_database, writer.numbers())
             driver.restore()
         wait_rolled_out(kube, ns, mysql.statefulset)
         writer.wait_for_writes(20, 60, "after rolling back")
@@ -120,10 +108,10 @@ def test_a_rolling_update_leaves_every_replica_caught_up(rolled: Rolled) -> None
         f"{CAUGHT_UP_S:.0f} s after the rollout, replicas still lacked acknowledged rows (first ten each): {behind}")
 
 
-def test_a_rolling_update_loses_no_acknowledged_commit(mysql: App, root: Login, database: str,
+def test_a_rolling_update_loses_no_acknowledged_commit(mysql: App, drill_login: Login, drill_database: str,
                                                        rolled: Rolled) -> None:
     acked = rolled.writer.numbers()
-    on_primary = acked - _rows(mysql.dns(mysql.first), mysql.port("mysql"), root, database)
-    missing = {mysql.pod(mysql.first): on_primary, **_missing_after(mysql, root, database, acked)}
+    on_primary = acked - _rows(mysql.dns(mysql.first), mysql.port("mysql"), drill_login, drill_database)
+    missing = {mysql.pod(mysql.first): on_primary, **_missing_after(mysql, drill_login, drill_database, acked)}
     lost = {pod: sorted(rows)[:10] for pod, rows in missing.items() if rows}
     assert not lost, f"acknowledged commits missing after the rolling update and back (first ten): {lost}"

@@ -55,7 +55,8 @@ def run_init_config(tmp_path: Path, flavor: MySQLFlavor, hostname: str, primary_
     for name, text in files_of(flavor, primary_ordinal).items():
         local = text.replace(SCRIPTS_DIR + "/", f"{scripts}/").replace(CONF_DIR, str(conf))
         (scripts / name).write_text(local.replace("/proc/sys/kernel/hostname", str(tmp_path / "hostname")))
-    environment = {"MYSQL_ROOT_PASSWORD": TRICKY_PASSWORD, "PATH": "/usr/bin:/bin"}
+    environment = {"MYSQL_ROOT_PASSWORD": TRICKY_PASSWORD, "MYSQL_REPLICATION_PASSWORD": "repl",
+                   "MYSQL_APP_PASSWORD": "app's pass", "PATH": "/usr/bin:/bin"}
     subprocess.run(["bash", str(scripts / "init-config.sh")], check=True, env=environment, capture_output=True)
     return conf
 
@@ -97,6 +98,14 @@ def test_root_credentials_are_quoted_and_private(tmp_path: Path) -> None:
     assert 'password = "it\'s a \\"quoted\\" \\\\ pass & 100%"' in client.read_text().splitlines()
     assert client.stat().st_mode & 0o077 == 0
     assert client.read_text().count("[mariabackup]") == 1
+
+
+def test_the_init_file_sets_the_application_password_quoted_on_every_start(tmp_path: Path) -> None:
+    init = (run_init_config(tmp_path, MySQLFlavor.MARIADB, "mysql-2") / "init.sql").read_text().splitlines()
+    assert "CREATE DATABASE IF NOT EXISTS `app`;" in init
+    assert "ALTER USER 'app'@'%' IDENTIFIED BY 'app''s pass';" in init
+    assert init[0] == "SET sql_log_bin = 0;"
+    assert init[-1] == "SET sql_log_bin = 1;"
 
 
 @pytest.mark.parametrize(
@@ -161,7 +170,7 @@ def test_a_mariadb_member_serves_backups_from_its_sidecar() -> None:
 
 def test_a_mysql_replica_clones_with_the_clone_plugin() -> None:
     files = files_of(MySQLFlavor.MYSQL)
-    assert "CLONE INSTANCE FROM 'root'@$(sql_string \"$donor\"):$MYSQL_PORT" in files["init-data.sh"]
+    assert "CLONE INSTANCE FROM 'clone'@$(sql_string \"$donor\"):$MYSQL_PORT" in files["init-data.sh"]
     assert "plugin-load-add = mysql_clone.so" in files["server.cnf"]
     assert "backup.sh" not in files
 
@@ -179,11 +188,60 @@ def test_mariadb_logs_binary_gtids_strictly() -> None:
     assert "log-slave-updates = ON" in lines
 
 
-def test_mariadb_replicas_are_read_only_and_remote_root_cannot_bypass_it() -> None:
+def test_mariadb_replicas_are_read_only_for_every_account_but_local_root() -> None:
     files = files_of(MySQLFlavor.MARIADB)
     assert "read-only = ON" in files["replica.cnf"]
     assert "super-read-only" not in files["replica.cnf"]
-    assert "REVOKE READ_ONLY ADMIN ON *.* FROM 'root'@'%';" in files["init-data.sh"]
+
+
+@pytest.mark.parametrize("flavor", list(MySQLFlavor))
+def test_root_logs_in_only_through_the_socket(flavor: MySQLFlavor) -> None:
+    files = files_of(flavor)
+    assert "'root'@'%'" not in files["init-data.sh"]
+    assert "DROP USER IF EXISTS 'root'@'%';" in files["init-config.sh"]  # live sets made by earlier versions
+
+
+@pytest.mark.parametrize("flavor", list(MySQLFlavor))
+def test_the_application_account_owns_only_its_database_on_every_member(flavor: MySQLFlavor) -> None:
+    files = files_of(flavor)
+    init = files["init-config.sh"]
+    assert "APP_USER=app\n" in files["lib.sh"]
+    assert "APP_DATABASE=app\n" in files["lib.sh"]
+    assert 'CREATE DATABASE IF NOT EXISTS \\`$APP_DATABASE\\`;' in init
+    assert 'IDENTIFIED BY $(sql_string "$MYSQL_APP_PASSWORD")' in init
+    grants = [line for line in init.splitlines() if "GRANT" in line]
+    assert 'GRANT ALL PRIVILEGES ON \\`$APP_DATABASE\\`.* TO $(sql_string "$APP_USER")@\'%\';' in "\n".join(grants)
+    assert not any("$APP_USER" in line and "*.*" in line for line in grants), grants
+
+
+def test_the_mysql_clone_account_may_only_take_backups() -> None:
+    init = files_of(MySQLFlavor.MYSQL)["init-config.sh"]
+    grants = [line.strip() for line in init.splitlines() if "GRANT" in line and "clone" in line]
+    assert grants == ["echo \"GRANT BACKUP_ADMIN ON *.* TO 'clone'@'%';\""]
+    assert "'clone'@" not in files_of(MySQLFlavor.MARIADB)["init-config.sh"]
+
+
+def test_the_application_names_come_from_stack_config(rendered: Render) -> None:
+    out = rendered({"mysql": {"appUser": "shop", "appDatabase": "orders"}})
+    lib = config_files(out)["lib.sh"]
+    assert "APP_USER=shop\n" in lib
+    assert "APP_DATABASE=orders\n" in lib
+    assert (out.outputs["mysql"]["app_user"], out.outputs["mysql"]["app_database"]) == ("shop", "orders")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"appUser": "root"}, r"stateful:mysql\.appUser must not be one the set or the server keeps"),
+        ({"appUser": "app-1"}, r"stateful:mysql\.appUser must be letters, digits and underscores"),
+        ({"appUser": "u" * 33}, r"stateful:mysql\.appUser must be .* at most 32 characters"),
+        ({"appDatabase": "mysql"}, r"stateful:mysql\.appDatabase must not be one the set or the server keeps"),
+        ({"appDatabase": "a`b"}, r"stateful:mysql\.appDatabase must be letters, digits and underscores"),
+    ],
+)
+def test_a_bad_application_name_is_refused_naming_its_key(parse: Parse, settings: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse({"mysql": settings})
 
 
 def test_the_accounts_are_created_without_binary_logging() -> None:
@@ -282,7 +340,9 @@ def test_the_output_names_the_primary_the_read_service_and_the_secret(rendered: 
         "name": "mysql-credentials",
         "root_password_key": "root-password",
         "replication_password_key": "replication-password",
+        "app_password_key": "app-password",
     }
+    assert (outputs["app_user"], outputs["app_database"]) == ("app", "app")
 
 
 def test_mariadb_needs_its_own_image(parse: Parse) -> None:

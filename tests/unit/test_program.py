@@ -59,7 +59,9 @@ def test_every_app_output_has_the_shape_the_smoke_tests_read(rendered: Render) -
     assert set(outputs) == {"cluster_domain", "nginx", "zookeeper", "mysql"}
     for app in ("nginx", "zookeeper", "mysql"):
         assert set(outputs[app]) >= APP_OUTPUT_KEYS
-    assert set(outputs["mysql"]) - APP_OUTPUT_KEYS == {"flavor", "primary_dns", "read_service", "secret"}
+    assert set(outputs["mysql"]) - APP_OUTPUT_KEYS == {"flavor", "primary_dns", "read_service", "secret", "app_user",
+                                                       "net_write_timeout",
+                                                       "app_database"}
 
 
 def test_the_nginx_output_names_every_pod_by_its_stable_dns_name(rendered: Render) -> None:
@@ -131,7 +133,8 @@ def test_the_mysql_passwords_reach_the_secret_as_secrets(rendered: Render) -> No
     secret = rendered().named("Secret", "mysql-credentials")
     data = secret.props["stringData"]
     assert SECRET_SIGNATURE in data
-    assert data["value"] == {"root-password": "root-pass", "replication-password": "repl-pass"}
+    assert data["value"] == {"root-password": "root-pass", "replication-password": "repl-pass",
+                             "app-password": "app-pass"}
 
 
 def config_volume(rendering: Rendering, statefulset: str, volume: str) -> str:

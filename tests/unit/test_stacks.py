@@ -12,7 +12,7 @@ from infra.workload import AntiAffinityType, PullPolicy, RetentionAction
 from policy.render import stack_config
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
-PASSWORD_KEYS = {"mysqlRootPassword", "mysqlReplicationPassword"}
+PASSWORD_KEYS = {"mysqlRootPassword", "mysqlReplicationPassword", "mysqlAppPassword"}
 
 
 def settings_of(stack: str) -> StackSettings:
