@@ -1,6 +1,6 @@
 """Talking to the MySQL (or MariaDB) servers: clients by their stable DNS names, the DBA inside the pods.
 
-Root logs in only through a pod's socket, so what a DBA does (replication status, ``STOP SLAVE``,
+Root logs in only through a pod's socket, so what a DBA does (replication status, ``STOP REPLICA``,
 accounts for a drill) runs in the server's container as ``kubectl exec`` would (:func:`admin_rows`).
 Clients log in over the network with the application account from the stack (:func:`app_login`) or
 with a drill's own account and database (:func:`drill_database`).
@@ -66,18 +66,33 @@ SERVER_CONTAINER = "mysql"
 _ADMIN = 'source /scripts/lib.sh && client --batch --connect-timeout=3 -e "$1"'
 
 
-def admin_rows(kube: Kube, app: App, ordinal: int, sql: str, *, timeout: float = 30.0) -> list[dict[str, str]]:
-    """Run ``sql`` as root inside member ``ordinal`` (through its socket); its result rows as dicts.
+_BATCH_ESCAPES = {"n": "\n", "t": "\t", "0": "\0", "\\": "\\"}
+
+
+def _batch_value(field: str) -> str | None:
+    """One field of the client's ``--batch`` output: ``NULL`` is None, its backslash escapes undone."""
+    if field == "NULL":
+        return None
+    out, chars = [], iter(field)
+    for char in chars:
+        out.append(_BATCH_ESCAPES.get(next(chars, ""), "") if char == "\\" else char)
+    return "".join(out)
+
+
+def admin_rows(kube: Kube, app: App, ordinal: int, sql: str, *, timeout: float = 30.0) -> list[dict[str, str | None]]:
+    """Run ``sql`` (one result set at most) as root inside member ``ordinal``, through its socket; the rows.
 
     Fails (AssertionError) when the statement fails; the server's message is in the error.
     """
     out = exec_in_pod(kube, app.namespace, app.pod(ordinal), ["bash", "-c", _ADMIN, "admin", sql],
                       container=SERVER_CONTAINER, timeout=timeout)
-    lines = [line for line in out.split("\n") if line]
+    lines = out.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     if not lines:
         return []
     header = lines[0].split("\t")
-    return [dict(zip(header, line.split("\t"), strict=False)) for line in lines[1:]]
+    return [dict(zip(header, map(_batch_value, line.split("\t")), strict=False)) for line in lines[1:]]
 
 
 _ROOT_WITH = 'source /scripts/lib.sh && client --user=root --password="$1" --connect-timeout=3 -e "SELECT 1"'
@@ -248,15 +263,17 @@ def drill_database(kube: Kube, app: App, name: str, *tables: str) -> Iterator[Dr
     both; dropped afterwards (waiting for the primary if a drill left it restarting).
     """
     login = Login(name, secrets.token_hex(12))
+    account = f"{_quoted(login.user)}@'%'"
     statements = [
         f"CREATE DATABASE IF NOT EXISTS `{name}`",
         *(f"CREATE TABLE IF NOT EXISTS `{name}`.{table}" for table in tables),
-        f"CREATE USER IF NOT EXISTS {_quoted(login.user)}@'%' IDENTIFIED BY {_quoted(login.password)}",
-        f"GRANT ALL PRIVILEGES ON `{name}`.* TO {_quoted(login.user)}@'%'",
+        f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {_quoted(login.password)}",
+        f"ALTER USER {account} IDENTIFIED BY {_quoted(login.password)}",
+        f"GRANT ALL PRIVILEGES ON `{name.replace('_', chr(92) + '_')}`.* TO {account}",
     ]
-    wait_until(lambda: admin_rows(kube, app, app.first, "; ".join(statements)), 120,
-               f"the primary to create the drill's database {name}", until=lambda _: True, ignore=ADMIN_DOWN)
     try:
+        wait_until(lambda: admin_rows(kube, app, app.first, "; ".join(statements)), 120,
+                   f"the primary to create the drill's database {name}", until=lambda _: True, ignore=ADMIN_DOWN)
         yield DrillDatabase(name, login)
     finally:
         cleanup = f"DROP USER IF EXISTS {_quoted(login.user)}@'%'; DROP DATABASE IF EXISTS `{name}`"

@@ -41,7 +41,8 @@ printf '!include %s\\n!include %s\\n' "$CONF/my.cnf" "$CONF/client.cnf" > "$CONF
   echo "CREATE DATABASE IF NOT EXISTS \\`$APP_DATABASE\\`;"
   echo "CREATE USER IF NOT EXISTS $(sql_string "$APP_USER")@'%' IDENTIFIED BY $(sql_string "$MYSQL_APP_PASSWORD");"
   echo "ALTER USER $(sql_string "$APP_USER")@'%' IDENTIFIED BY $(sql_string "$MYSQL_APP_PASSWORD");"
-  echo "GRANT ALL PRIVILEGES ON \\`$APP_DATABASE\\`.* TO $(sql_string "$APP_USER")@'%';"
+  # In a GRANT "_" matches any character: escaped, the account gets exactly its database.
+  echo "GRANT ALL PRIVILEGES ON \\`${APP_DATABASE//_/\\\\_}\\`.* TO $(sql_string "$APP_USER")@'%';"
 @INIT_SQL_END@
   echo "SET sql_log_bin = 1;"
 } > "$CONF/init.sql"
@@ -262,6 +263,14 @@ clone_from() {
     echo "CLONE INSTANCE FROM 'clone'@$(sql_string "$donor"):$MYSQL_PORT\\
  IDENTIFIED BY $(sql_string "$MYSQL_REPLICATION_PASSWORD");"
   } | bootstrap_client 2>&1) || status=$?
+  if [ "$status" -ne 0 ] && [[ "$output" == *"ERROR 1045"* ]]; then
+    # A donor not yet restarted by this version has no clone account, but still the remote root that
+    # earlier versions made (dropped at its next start): use it once, during such a rollout only.
+    echo "$donor refused the clone account; trying the remote root of an earlier version"
+    status=0
+    output=$(echo "CLONE INSTANCE FROM 'root'@$(sql_string "$donor"):$MYSQL_PORT\\
+ IDENTIFIED BY $(sql_string "$MYSQL_ROOT_PASSWORD");" | bootstrap_client 2>&1) || status=$?
+  fi
   if [ "$status" -ne 0 ] && [[ "$output" != *"ERROR 3707"* ]]; then
     echo "$output" >&2
     stop_bootstrap_server_after_failure

@@ -6,18 +6,23 @@ stack's config, and check that the message names the config key and that nothing
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pulumi import automation as auto
 
-from harness.kube import Kube, exec_in_pod, get_pod, wait_ready, wait_rolled_out
+from harness.kube import Kube, exec_in_pod, get_pod, statefulset, wait_ready, wait_rolled_out
 from harness.stack import App, StackDriver
 from harness.waits import wait_until
 
 pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[2]
 
 LOGBACK = "/config/logback.xml"
 
@@ -183,3 +188,33 @@ def test_a_refused_up_changes_no_object(
     changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
     assert not changed, f"objects changed by a refused up: {changed}"
     driver.changed = False  # nothing was deployed: no restore needed
+
+
+# --- a change made with kubectl, taken back by `make up` --------------------------------------------------
+
+
+def test_make_up_takes_back_a_partition_and_a_template_change_made_with_kubectl(
+    kube: Kube, nginx: App, driver: StackDriver, stack_name: str
+) -> None:
+    """What an interrupted walkthrough left once (CI then found "no changes" and every later wait timed out)."""
+    ns, name = nginx.namespace, nginx.statefulset
+    serialise = kube.apps.api_client.sanitize_for_serialization
+    before = wait_rolled_out(kube, ns, name)
+    grace = int(before.spec.template.spec.termination_grace_period_seconds)
+    kube.apps.patch_namespaced_stateful_set(name, ns, {"spec": {
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": nginx.replicas - 1}},
+        "template": {"spec": {"terminationGracePeriodSeconds": grace + 7}},
+    }})
+    try:
+        wait_until(lambda: statefulset(kube, ns, name).status, 120, f"{name}'s canary to run the kubectl template",
+                   until=lambda st: (st.updated_replicas or 0) == 1 and (st.ready_replicas or 0) == nginx.replicas)
+        deploy = subprocess.run([sys.executable, "-m", "localcluster.deploy", "up", "--stack", stack_name],
+                                cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+        assert deploy.returncode == 0, f"make up failed: {deploy.stdout[-3000:]}{deploy.stderr[-2000:]}"
+        after = wait_rolled_out(kube, ns, name, timeout=120)
+        assert serialise(after.spec.update_strategy) == serialise(before.spec.update_strategy), (
+            f"after make up the strategy is {serialise(after.spec.update_strategy)}")
+        assert after.spec.template.spec.termination_grace_period_seconds == grace, "make up left kubectl's template"
+        assert after.status.update_revision == before.status.update_revision, "the pods run another revision"
+    finally:
+        driver.restore(refresh=True)

@@ -13,7 +13,7 @@
   ``netWriteTimeout`` plus the time its writes take to fill the socket buffers, instead of holding it
   until TCP gives up (about 15 minutes); the replica resumes once it runs again.
 
-Writes go to a drill database owned by an account of its own; what a DBA does (``STOP SLAVE``, the
+Writes go to a drill database owned by an account of its own; what a DBA does (``STOP REPLICA``, the
 process list) runs as root inside the pods, root's only way in.
 """
 
@@ -91,13 +91,13 @@ def test_a_replica_with_stopped_replication_leaves_mysql_read_and_returns(kube: 
                until=lambda found: address in found)
     stopped_at = time.time()
     started = time.monotonic()
-    mysqldb.admin_rows(kube, mysql, ordinal, "STOP SLAVE")
+    mysqldb.admin_rows(kube, mysql, ordinal, "STOP REPLICA")
     try:
         wait_until(lambda: ready_endpoints(mysql.namespace, read), LEAVES_READ_S,
-                   f"{name} ({address}) to leave {read} after STOP SLAVE", until=lambda found: address not in found,
+                   f"{name} ({address}) to leave {read} after STOP REPLICA", until=lambda found: address not in found,
                    interval=0.2)
         left = time.monotonic() - started
-        print(f"{name} left {read} {left:.1f} s after STOP SLAVE")
+        print(f"{name} left {read} {left:.1f} s after STOP REPLICA")
         # What the kubelet records as the probe's event is the probe's output; the event itself may not
         # come (the kubelet's recorder allows an object 25 events, then one per 5 minutes), so the test
         # reads the probe's own answer and prints the event when there is one.
@@ -107,12 +107,12 @@ def test_a_replica_with_stopped_replication_leaves_mysql_read_and_returns(kube: 
         events = probe_events(kube, mysql.namespace, name, stopped_at)
         print(f"{name} probe: {said}; event: {events[-1] if events else 'none recorded (rate-limited)'}")
     finally:
-        mysqldb.admin_rows(kube, mysql, ordinal, "START SLAVE")
+        mysqldb.admin_rows(kube, mysql, ordinal, "START REPLICA")
     restarted = time.monotonic()
     wait_until(lambda: ready_endpoints(mysql.namespace, read), RETURNS_S,
-               f"{name} ({address}) to return to {read} after START SLAVE", until=lambda found: address in found,
+               f"{name} ({address}) to return to {read} after START REPLICA", until=lambda found: address in found,
                interval=0.2)
-    print(f"{name} returned to {read} {time.monotonic() - restarted:.1f} s after START SLAVE")
+    print(f"{name} returned to {read} {time.monotonic() - restarted:.1f} s after START REPLICA")
     status = mysqldb.replication_status(kube, mysql, ordinal)
     assert mysqldb.replicating(status), mysqldb.replication_summary(status)
 
@@ -255,17 +255,18 @@ def test_writes_during_a_primary_restart_are_on_every_member_and_replicas_catch_
 
 #: Bytes per row of the flood that fills the hung replica's socket buffers.
 PAD_BYTES = 256 * 1024
-#: The most the flood writes (the buffers hold far less); the binary logs keep it until they expire.
-FLOOD_MAX_BYTES = 8 * 1024 * 1024
+#: The most the flood writes: the buffers held less than 8 MB here (the hung replica's receive window
+#: cannot grow). The binary logs keep it until they expire (the local stack: after a day).
+FLOOD_MAX_BYTES = 16 * 1024 * 1024
 #: How long past net_write_timeout the primary may hold the dump thread: the flood filling the buffers.
 FILL_S = 8.0
 
 
-def _dump_threads(kube: Kube, mysql: App) -> dict[str, str]:
+def _dump_threads(kube: Kube, mysql: App) -> dict[str | None, str | None]:
     """The primary's binary log dump threads: the replica's address -> thread id."""
     rows = mysqldb.admin_rows(kube, mysql, mysql.first, "SELECT ID, HOST FROM information_schema.PROCESSLIST "
                               "WHERE COMMAND LIKE 'Binlog Dump%'")
-    return {row["HOST"].rsplit(":", 1)[0]: row["ID"] for row in rows}
+    return {(row["HOST"] or "").rsplit(":", 1)[0]: row["ID"] for row in rows}
 
 
 def _restarts(pod: Any) -> int:
@@ -281,18 +282,22 @@ class Flood:
     login: Login
     database: str
     rows: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        conn = mysqldb.connect(self.host, self.port, self.login, database=self.database)
         pad = b"x" * PAD_BYTES
         try:
-            with conn.cursor() as cur:
-                while not self._stop.is_set() and self.rows * PAD_BYTES < FLOOD_MAX_BYTES:
-                    cur.execute("INSERT INTO pad (n, pad) VALUES (%s, %s)", (self.rows + 1, pad))
-                    self.rows += 1
-        finally:
-            conn.close()
+            conn = mysqldb.connect(self.host, self.port, self.login, database=self.database)
+            try:
+                with conn.cursor() as cur:
+                    while not self.stop.is_set() and self.rows * PAD_BYTES < FLOOD_MAX_BYTES:
+                        cur.execute("INSERT INTO pad (n, pad) VALUES (%s, %s)", (self.rows + 1, pad))
+                        self.rows += 1
+            finally:
+                conn.close()
+        except pymysql.err.MySQLError as failed:  # reported by the test, not lost in the thread
+            self.error = failed
 
     @property
     def written_mb(self) -> float:
@@ -314,26 +319,29 @@ def test_the_primary_ends_a_hung_replicas_dump_thread_within_net_write_timeout(
     binary = server_binary(MySQLFlavor(str(mysql.extra["flavor"])))
     pids = hostproc.pids_of(pod.metadata.uid, binary)
     assert len(pids) == 1, f"{name}'s {binary} processes on this machine: {pids}"
-    mysqldb.query(primary, port, drill_login, f"CREATE TABLE `{drill_database}`.pad (n INT PRIMARY KEY, pad LONGBLOB)")
+    mysqldb.query(primary, port, drill_login,
+                  f"CREATE TABLE IF NOT EXISTS `{drill_database}`.pad (n INT PRIMARY KEY, pad LONGBLOB)")
     flood = Flood(primary, port, drill_login, drill_database)
-    freed = None
+    freed, asked = None, ""
     with hostproc.frozen(pids[0]):
         hung = time.monotonic()
         writer = threading.Thread(target=flood.run, name="flood", daemon=True)
         writer.start()
         try:
             freed = wait_until(lambda: _dump_threads(kube, mysql).get(address) != thread, bound + 5,
-                               f"the primary to end {name}'s dump thread {thread}", interval=0.5)
+                               f"the primary to end {name}'s dump thread {thread}", interval=0.5,
+                               ignore=mysqldb.ADMIN_DOWN)
             held = time.monotonic() - hung
-        except AssertionError:
-            held = time.monotonic() - hung
+        except AssertionError as still:
+            held, asked = time.monotonic() - hung, f"; last look: {str(still)[-300:]}"
         finally:
-            flood._stop.set()
+            flood.stop.set()
             writer.join(timeout=60)
     print(f"{name} hung (SIGSTOP): the primary {'ended' if freed else 'still held'} its dump thread after "
           f"{held:.1f} s (net_write_timeout {limit} s), {flood.written_mb:.0f} MB written meanwhile")
+    assert flood.error is None, f"the flood stopped after {flood.written_mb:.0f} MB: {flood.error}"
     assert freed, (f"the primary still held {name}'s dump thread {thread} {held:.0f} s after the replica hung "
-                   f"(net_write_timeout {limit} s; {flood.written_mb:.0f} MB written meanwhile)")
+                   f"(net_write_timeout {limit} s; {flood.written_mb:.0f} MB written meanwhile){asked}")
     assert held <= bound, f"the primary held the hung {name}'s dump thread {held:.1f} s (at most {bound:.0f} s)"
     assert _restarts(get_pod(kube, mysql.namespace, name)) == restarts, (
         f"{name} was restarted while it hung: its death, not the primary's timeout, may have ended the thread")

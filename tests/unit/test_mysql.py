@@ -19,7 +19,7 @@ MARIADB = {"mysql": {"flavor": "mariadb", "image": "stateful.local/mariadb:10.11
 TRICKY_PASSWORD = 'it\'s a "quoted" \\ pass & 100%'
 
 
-def files_of(flavor: MySQLFlavor, primary_ordinal: int = 0) -> dict[str, str]:
+def files_of(flavor: MySQLFlavor, primary_ordinal: int = 0, app_database: str = "app") -> dict[str, str]:
     return script_files(
         flavor,
         statefulset="mysql",
@@ -28,6 +28,7 @@ def files_of(flavor: MySQLFlavor, primary_ordinal: int = 0) -> dict[str, str]:
         primary_host=f"mysql-{primary_ordinal}.mysql.mysql.svc.cluster.local",
         net_write_timeout=10,
         innodb_buffer_pool_size="256M",
+        app_database=app_database,
     )
 
 
@@ -46,13 +47,14 @@ def config_files(rendering: Rendering) -> Mapping[str, str]:
     return data
 
 
-def run_init_config(tmp_path: Path, flavor: MySQLFlavor, hostname: str, primary_ordinal: int = 0) -> Path:
+def run_init_config(tmp_path: Path, flavor: MySQLFlavor, hostname: str, primary_ordinal: int = 0,
+                    app_database: str = "app") -> Path:
     """Run init-config.sh for ``hostname`` against files in ``tmp_path``; return its option-file directory."""
     scripts, conf = tmp_path / "scripts", tmp_path / "conf"
     scripts.mkdir()
     conf.mkdir()
     (tmp_path / "hostname").write_text(f"{hostname}\n")
-    for name, text in files_of(flavor, primary_ordinal).items():
+    for name, text in files_of(flavor, primary_ordinal, app_database).items():
         local = text.replace(SCRIPTS_DIR + "/", f"{scripts}/").replace(CONF_DIR, str(conf))
         (scripts / name).write_text(local.replace("/proc/sys/kernel/hostname", str(tmp_path / "hostname")))
     environment = {"MYSQL_ROOT_PASSWORD": TRICKY_PASSWORD, "MYSQL_REPLICATION_PASSWORD": "repl",
@@ -104,6 +106,7 @@ def test_the_init_file_sets_the_application_password_quoted_on_every_start(tmp_p
     init = (run_init_config(tmp_path, MySQLFlavor.MARIADB, "mysql-2") / "init.sql").read_text().splitlines()
     assert "CREATE DATABASE IF NOT EXISTS `app`;" in init
     assert "ALTER USER 'app'@'%' IDENTIFIED BY 'app''s pass';" in init
+    assert "GRANT ALL PRIVILEGES ON `app`.* TO 'app'@'%';" in init
     assert init[0] == "SET sql_log_bin = 0;"
     assert init[-1] == "SET sql_log_bin = 1;"
 
@@ -210,8 +213,19 @@ def test_the_application_account_owns_only_its_database_on_every_member(flavor: 
     assert 'CREATE DATABASE IF NOT EXISTS \\`$APP_DATABASE\\`;' in init
     assert 'IDENTIFIED BY $(sql_string "$MYSQL_APP_PASSWORD")' in init
     grants = [line for line in init.splitlines() if "GRANT" in line]
-    assert 'GRANT ALL PRIVILEGES ON \\`$APP_DATABASE\\`.* TO $(sql_string "$APP_USER")@\'%\';' in "\n".join(grants)
     assert not any("$APP_USER" in line and "*.*" in line for line in grants), grants
+
+
+def test_an_underscore_in_the_database_name_is_no_wildcard_in_the_grant(tmp_path: Path) -> None:
+    init = (run_init_config(tmp_path, MySQLFlavor.MARIADB, "mysql-0", app_database="my_shop") / "init.sql").read_text()
+    assert "CREATE DATABASE IF NOT EXISTS `my_shop`;" in init.splitlines()
+    assert "GRANT ALL PRIVILEGES ON `my\\_shop`.* TO 'app'@'%';" in init.splitlines()
+
+
+def test_a_mysql_replica_falls_back_to_an_earlier_versions_remote_root_only_when_the_clone_account_is_refused() -> None:
+    clone = files_of(MySQLFlavor.MYSQL)["init-data.sh"]
+    first, fallback = clone.index("CLONE INSTANCE FROM 'clone'@"), clone.index("CLONE INSTANCE FROM 'root'@")
+    assert first < clone.index('*"ERROR 1045"*') < fallback
 
 
 def test_the_mysql_clone_account_may_only_take_backups() -> None:
