@@ -123,7 +123,7 @@ def test_a_latest_image_fails_preview_with_the_packs_mandatory_violation_and_cha
 
     before = live_state(stack)
     passed, output = preview(stack, [str(PACK_DIR)], config_copy(change))
-    assert not passed
+    assert not passed, f"pulumi preview passed an image tagged latest: {output[-1500:]}"
     assert "stateful:nginx.image must name a pinned tag or digest, not latest" in output
     assert "[mandatory]  pinned-images" in output
     assert (
@@ -149,7 +149,7 @@ def test_a_latest_image_in_a_rendered_stack_fails_the_engines_policy_analysis() 
             cwd=tmp, capture_output=True, text=True, check=False,
         )
     print(analysis.stdout, analysis.stderr)
-    assert analysis.returncode != 0
+    assert analysis.returncode != 0, f"pulumi policy analyze passed an image tagged latest: {analysis.stdout[-1500:]}"
     assert "[mandatory]  pinned-images  (kubernetes:apps/v1:StatefulSet: nginx-statefulset)" in analysis.stdout
     assert "StatefulSet demo/web-demo: container nginx: image must name a pinned tag or digest, not latest" in (
         analysis.stdout
