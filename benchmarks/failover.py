@@ -234,17 +234,14 @@ def drop_table(host: str, port: int, login: Login, table: str) -> None:
              ignore=(pymysql.err.Error,))
 
 
-#: A stretch without an acknowledged insert longer than this, after the delete, is the outage.
-OUTAGE_MIN_S = 1.0
-
-
 @dataclass
 class Recovery:
     """One MySQL failover round: when the new primary was Ready, took writes again, and each replica had them."""
 
     deleted: float
+    recreated: float = 0.0  # when the new pod was first seen (the old server is gone by then)
     ready: float = 0.0
-    first_after: int = 0  # the first insert acknowledged after the outage
+    first_after: int = 0  # the first insert the new server acknowledged
     accepted: float = 0.0  # when it was acknowledged
     caught_up: dict[str, float] = field(default_factory=dict)  # replica -> when it had that insert
 
@@ -258,11 +255,14 @@ def _observe(kube: Kube, app: dict[str, Any], *, login: Login, table: str, pacer
     now = time.monotonic()
     if not seen.ready:
         pod = read_pod(kube, namespace, primary.split(".", 1)[0])
-        if pod is not None and str(pod.metadata.uid) != old_uid and is_ready(pod):
-            seen.ready = now
-    if not seen.first_after:
-        acked = [(t, n) for t, n in pacer.acked if t >= seen.deleted - 5.0]
-        after = next((b for a, b in itertools.pairwise(acked) if b[0] - a[0] > OUTAGE_MIN_S), None)
+        if pod is not None and str(pod.metadata.uid) != old_uid:
+            seen.recreated = seen.recreated or now
+            if is_ready(pod):
+                seen.ready = now
+    if seen.recreated and not seen.first_after:
+        # The old server may still acknowledge a write while it shuts down (the replicas have already
+        # disconnected): the first write after the outage is the new server's first.
+        after = next(((t, n) for t, n in list(pacer.acked) if t >= seen.recreated), None)
         if after is not None:
             seen.accepted, seen.first_after = after
     for host in members:
