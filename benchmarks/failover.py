@@ -29,8 +29,10 @@ from typing import Any
 import pymysql
 from kazoo.client import KazooClient
 
+from harness.mysqldb import Login
+
 from .kube import Kube, is_ready, read_pod
-from .mysql import Login, quoted
+from .mysql import quoted
 from .report import Report, fmt
 from .sides import Ours
 from .waits import wait_for

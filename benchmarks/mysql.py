@@ -11,10 +11,11 @@ import functools
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pymysql
+
+from harness.mysqldb import Login
 
 from .kube import Kube, settled_members
 from .report import Report
@@ -22,14 +23,6 @@ from .waits import wait_for
 
 #: Whether a table exists (as the application account sees it): ``[database, table]``.
 TABLE_EXISTS = "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
-
-
-@dataclass(frozen=True)
-class Login:
-    """An account's user and password (here: the application account the stack creates)."""
-
-    user: str
-    password: str
 
 
 def quoted(name: str) -> str:

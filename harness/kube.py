@@ -70,6 +70,11 @@ def ready_since(pod: Any) -> datetime | None:
     return None
 
 
+def restarts(pod: Any) -> int:
+    """How often the kubelet restarted the pod's containers, all together."""
+    return sum(s.restart_count for s in pod.status.container_statuses or ())
+
+
 def revision(pod: Any) -> str:
     """The StatefulSet revision the pod was created from (its controller-revision-hash label)."""
     return str((pod.metadata.labels or {}).get("controller-revision-hash", ""))

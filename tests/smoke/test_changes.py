@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from harness.kube import Kube, exec_in_pod, get_pod, statefulset, wait_ready, wait_rolled_out
+from harness.kube import Kube, exec_in_pod, get_pod, restarts, statefulset, wait_ready, wait_rolled_out
 from harness.stack import App, StackDriver
 from harness.waits import wait_until
 
@@ -48,7 +48,7 @@ def _restart_container(kube: Kube, app: App, ordinal: int) -> None:
     """Stop the server process (PID 1) so that the kubelet restarts the container inside the same pod."""
     name = app.pod(ordinal)
     before = get_pod(kube, app.namespace, name)
-    restarts = sum(s.restart_count for s in before.status.container_statuses or ())
+    before_restarts = restarts(before)
     exec_in_pod(kube, app.namespace, name, ["bash", "-c", "kill -TERM 1"], container="zookeeper")
 
     def restarted() -> bool:
@@ -56,7 +56,7 @@ def _restart_container(kube: Kube, app: App, ordinal: int) -> None:
         return bool(
             pod is not None
             and pod.metadata.uid == before.metadata.uid
-            and sum(s.restart_count for s in pod.status.container_statuses or ()) > restarts
+            and restarts(pod) > before_restarts
         )
 
     wait_until(restarted, 120, f"{name}'s container to restart in the same pod")

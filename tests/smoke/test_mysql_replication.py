@@ -32,7 +32,7 @@ from kubernetes import client
 
 from apps.mysql_scripts import SCRIPTS_DIR, MySQLFlavor, server_binary
 from harness import hostproc, mysqldb
-from harness.kube import Kube, delete_pods, exec_in_pod, get_pod, is_ready, pod_uids, wait_rolled_out
+from harness.kube import Kube, delete_pods, exec_in_pod, get_pod, is_ready, pod_uids, restarts, wait_rolled_out
 from harness.mysqldb import Login, Writer
 from harness.stack import App
 from harness.waits import wait_until
@@ -269,10 +269,6 @@ def _dump_threads(kube: Kube, mysql: App) -> dict[str | None, str | None]:
     return {(row["HOST"] or "").rsplit(":", 1)[0]: row["ID"] for row in rows}
 
 
-def _restarts(pod: Any) -> int:
-    return sum(s.restart_count for s in pod.status.container_statuses or ())
-
-
 @dataclass
 class Flood:
     """Inserts PAD_BYTES rows into ``pad`` on the primary in a thread, up to FLOOD_MAX_BYTES."""
@@ -310,7 +306,7 @@ def test_the_primary_ends_a_hung_replicas_dump_thread_within_net_write_timeout(
     port, ordinal = mysql.port("mysql"), mysql.ordinals[-1]
     name, primary = mysql.pod(ordinal), mysql.dns(mysql.first)
     pod = get_pod(kube, mysql.namespace, name)
-    address, restarts = pod.status.pod_ip, _restarts(pod)
+    address, restarted = pod.status.pod_ip, restarts(pod)
     limit = int(mysql.extra["net_write_timeout"])  # what the stack sets (stateful:mysql.netWriteTimeout)
     bound = limit + FILL_S
     threads = wait_until(lambda: _dump_threads(kube, mysql), 60, f"{name}'s dump thread on the primary",
@@ -343,7 +339,7 @@ def test_the_primary_ends_a_hung_replicas_dump_thread_within_net_write_timeout(
     assert freed, (f"the primary still held {name}'s dump thread {thread} {held:.0f} s after the replica hung "
                    f"(net_write_timeout {limit} s; {flood.written_mb:.0f} MB written meanwhile){asked}")
     assert held <= bound, f"the primary held the hung {name}'s dump thread {held:.1f} s (at most {bound:.0f} s)"
-    assert _restarts(get_pod(kube, mysql.namespace, name)) == restarts, (
+    assert restarts(get_pod(kube, mysql.namespace, name)) == restarted, (
         f"{name} was restarted while it hung: its death, not the primary's timeout, may have ended the thread")
 
     def caught_up() -> bool:
